@@ -1,0 +1,50 @@
+"""Services for background jobs: create, start, report progress, finish."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.common.models import Job
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+def job_create(*, kind: str, params: dict[str, Any] | None = None, user=None) -> Job:
+    return Job.objects.create(kind=kind, params=params or {}, created_by=user)
+
+
+def job_start(*, job_id) -> Job | None:
+    """Mark a job running; returns None when the job is gone or already finished (replay)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+            return None
+        job.status = Job.Status.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "attempts"])
+        return job
+
+
+def job_progress_reporter(*, job_id, min_interval: float = 0.5) -> ProgressFn:
+    """A progress callback that writes at most every ``min_interval`` seconds."""
+    last = [0.0]
+
+    def report(done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if now - last[0] < min_interval and done < total:
+            return
+        last[0] = now
+        Job.objects.filter(pk=job_id).update(done=done, total=total, message=message[:255])
+
+    return report
+
+
+def job_finish(*, job_id, result: dict[str, Any] | None = None, error: str = "") -> None:
+    status = Job.Status.FAILED if error else Job.Status.SUCCEEDED
+    Job.objects.filter(pk=job_id).update(
+        status=status, result=result or {}, error=error, finished_at=timezone.now()
+    )

@@ -1,0 +1,47 @@
+"""Typed readers for environment variables.
+
+Every setting that varies between deployments is read here or in ``settings.py`` through these
+helpers, so the environment is read in exactly one place.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be one of {sorted(_TRUE | _FALSE)}, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def env_list(name: str, default: list[str], sep: str = ",") -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(sep) if item.strip()]
+
+
+def env_paths(name: str, default: list[Path]) -> list[Path]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [Path(item).expanduser().resolve() for item in raw.split(os.pathsep) if item.strip()]

@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.urls import include, path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backend.common.views import Health, JobDetail
+from backend.videos import views as videos
+from backend.vocabulary import views as vocabulary
+
+api = [
+    path("health/", Health.as_view(), name="health"),
+    path("jobs/<uuid:pk>/", JobDetail.as_view(), name="job-detail"),
+    path("datasets/", videos.DatasetListCreate.as_view(), name="dataset-list"),
+    path("datasets/<str:name>/", videos.DatasetDetail.as_view(), name="dataset-detail"),
+    path("datasets/<str:name>/videos/", videos.VideoList.as_view(), name="video-list"),
+    path("datasets/<str:name>/imports/", videos.ImportStart.as_view(), name="import-start"),
+    path("datasets/<str:name>/actions/", vocabulary.ActionListCreate.as_view(), name="action-list"),
+    path("datasets/<str:name>/actions/<int:pk>/", vocabulary.ActionDetail.as_view(), name="action-detail"),
+    path("datasets/<str:name>/actions/<int:pk>/rename/", vocabulary.ActionRename.as_view(), name="action-rename"),
+    path("datasets/<str:name>/actions/<int:pk>/merge/", vocabulary.ActionMerge.as_view(), name="action-merge"),
+    path("datasets/<str:name>/actions/<int:pk>/remove/", vocabulary.ActionRemove.as_view(), name="action-remove"),
+    path("datasets/<str:name>/vocabulary/migrate/", vocabulary.VocabularyMigrate.as_view(),
+         name="vocabulary-migrate"),
+    path("datasets/<str:name>/vocabulary/events/", vocabulary.VocabularyEventList.as_view(),
+         name="vocabulary-events"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]
+
+if not settings.AWS_STORAGE_BUCKET_NAME:
+    # Local media (the embedded default), for staff only: annotators reach clips through their
+    # set's own opaque media URLs, never through storage keys.
+    urlpatterns.append(
+        path("media/<path:path>", staff_member_required(serve), {"document_root": settings.MEDIA_ROOT})
+    )

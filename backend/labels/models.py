@@ -1,0 +1,62 @@
+"""The per-(video, action) record: where a pair came from and what the crowd decided."""
+from __future__ import annotations
+
+from django.db import models
+
+from backend.videos.models import Dataset, Video
+from backend.vocabulary.models import Action
+
+
+class Label(models.Model):
+    """One (video, action) pair: an initial label, a candidate, or a curator's question.
+
+    Every pair is asked at most once per video (the unique constraint), which is what keeps
+    candidate generation from proposing a pair twice. The answers themselves live in the
+    annotation app; this row carries the current decision and its vote counts.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # not yet decided
+        POSITIVE = "positive"
+        NEGATIVE = "negative"
+        AMBIGUOUS = "ambiguous"
+        MERGED = "merged"  # superseded by another label after a vocabulary merge
+
+    class Source(models.TextChoices):
+        INITIAL = "initial"
+        CURATOR = "curator"
+        WORDNET = "wordnet"
+        WORD2VEC = "word2vec"
+        MODEL = "model"
+
+    # Denormalised from video so that per-dataset scans over millions of rows need no join.
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="labels")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="labels")
+    action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="labels")
+    # The action as it was asked; `action` moves when classes are merged, this never does.
+    asked_action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    round = models.PositiveIntegerField(default=0)
+    score = models.FloatField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    yes_count = models.PositiveIntegerField(default=0)
+    no_count = models.PositiveIntegerField(default=0)
+    confidence = models.FloatField(null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "action"], name="label_unique_pair"),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "state"]),
+            models.Index(fields=["action", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video_id}:{self.action_id} {self.state}"

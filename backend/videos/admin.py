@@ -1,0 +1,64 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+
+from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.videos.models import Dataset, Video
+from backend.videos.services import video_import_validate
+
+
+class ImportForm(forms.Form):
+    source = forms.CharField(max_length=2048, help_text="Folder, CSV manifest or s3://bucket/prefix")
+    split = forms.ChoiceField(choices=[("", "as in the manifest / train"), ("train", "train"), ("val", "val"),
+                                       ("test", "test")], required=False)
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "train_answers", "eval_answers", "set_size", "budget", "created_at"]
+    search_fields = ["name", "description"]
+    actions = ["import_videos"]
+
+    def get_urls(self):
+        extra = [path("<int:pk>/import/", self.admin_site.admin_view(self.import_view), name="videos_dataset_import")]
+        return extra + super().get_urls()
+
+    @admin.action(description="Import videos into the selected dataset")
+    def import_videos(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one dataset to import into.", messages.ERROR)
+            return None
+        return redirect(reverse("admin:videos_dataset_import", args=[queryset.get().pk]))
+
+    def import_view(self, request, pk: int):
+        from workers.tasks.videos import import_videos
+
+        dataset = get_object_or_404(Dataset, pk=pk)
+        form = ImportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            source, split = form.cleaned_data["source"], form.cleaned_data["split"] or None
+            try:
+                count = video_import_validate(dataset=dataset, source=source, split=split)
+            except DomainError as exc:
+                form.add_error("source", exc.message)
+            else:
+                job = job_create(kind="import_videos", user=request.user,
+                                 params={"dataset": dataset.name, "source": source, "split": split, "files": count})
+                transaction.on_commit(lambda: import_videos.delay(str(job.id), dataset.id, source, split))
+                self.message_user(request, f"Import of {count} files started (job {job.id}).", messages.SUCCESS)
+                return redirect(reverse("admin:videos_dataset_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "dataset": dataset,
+                   "title": f"Import videos into {dataset.name}"}
+        return render(request, "admin/videos/dataset/import_form.html", context)
+
+
+@admin.register(Video)
+class VideoAdmin(admin.ModelAdmin):
+    list_display = ["name", "dataset", "split", "status", "duration", "width", "height", "has_audio", "created_at"]
+    list_filter = ["dataset", "status", "split", "has_audio"]
+    search_fields = ["name", "source", "checksum", "quarantine_reason"]
+    readonly_fields = ["checksum", "storage_key", "source", "size_bytes", "created_at"]
+    list_select_related = ["dataset"]

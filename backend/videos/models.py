@@ -1,0 +1,86 @@
+"""Datasets and their videos."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+DATASET_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+DATASET_NAME_HELP = "Letters, digits, '-', '_' and '.', starting with a letter or digit."
+
+
+class Split(models.TextChoices):
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
+
+class Dataset(models.Model):
+    """A collection of videos with its own vocabulary and annotation policy."""
+
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[RegexValidator(DATASET_NAME_RE, DATASET_NAME_HELP)],
+        help_text=DATASET_NAME_HELP,
+    )
+    description = models.TextField(blank=True)
+    # Redundancy of Section 3.1: answers needed before a pair becomes a label.
+    train_answers = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    eval_answers = models.PositiveSmallIntegerField(default=5, validators=[MinValueValidator(1)])
+    set_size = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(2), MaxValueValidator(200)]
+    )
+    gold_ratio = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    set_timeout_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    budget = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def answers_needed(self, split: str) -> int:
+        return self.train_answers if split == Split.TRAIN else self.eval_answers
+
+
+class Video(models.Model):
+    """One clip. Unreadable files are kept as quarantined rows with the reason."""
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        QUARANTINED = "quarantined"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="videos")
+    # Where the file was imported from (absolute path or s3:// URI); a re-import of the same
+    # source is a no-op.
+    source = models.CharField(max_length=1024)
+    name = models.CharField(max_length=255, db_index=True)
+    storage_key = models.CharField(max_length=512, blank=True)
+    checksum = models.CharField(max_length=64, blank=True, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    duration = models.FloatField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    has_audio = models.BooleanField(default=False)
+    split = models.CharField(max_length=8, choices=Split.choices, default=Split.TRAIN)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    quarantine_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "source"], name="video_unique_source"),
+        ]
+        indexes = [models.Index(fields=["dataset", "status", "split"])]
+
+    def __str__(self) -> str:
+        return self.name

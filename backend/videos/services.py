@@ -1,0 +1,175 @@
+"""Datasets and video import."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from backend.common.errors import Conflict, DomainError
+from backend.labels.models import Label
+from backend.videos.models import Dataset, Video
+from backend.videos.probe import ProbeError, VideoInfo, probe_video
+from backend.videos.sources import ImportItem, open_source
+from backend.vocabulary.selectors import action_lookup
+
+log = logging.getLogger(__name__)
+
+DATASET_EXISTS = "A dataset named {name!r} already exists."
+UNKNOWN_LABELS = "Unknown action(s) in the import: {names} (line {line}). Load or add them to the vocabulary first."
+DUPLICATE_CONTENT = "duplicate content of {name} (same checksum)"
+
+ProgressFn = Callable[[int, int], None]
+
+
+@transaction.atomic
+def dataset_create(*, name: str, description: str = "", **policy) -> Dataset:
+    if Dataset.objects.filter(name=name).exists():
+        raise Conflict(DATASET_EXISTS.format(name=name), field="name")
+    dataset = Dataset(name=name, description=description, **policy)
+    try:
+        dataset.full_clean()
+    except ValidationError as exc:
+        first_field, messages = next(iter(exc.message_dict.items()))
+        raise DomainError(f"{first_field}: {' '.join(messages)}", field=first_field) from exc
+    dataset.save()
+    return dataset
+
+
+@dataclass
+class ImportReport:
+    seen: int = 0
+    imported: int = 0
+    quarantined: int = 0
+    already_imported: int = 0
+    labels_added: int = 0
+    quarantine: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def storage_key_for(dataset: Dataset, info: VideoInfo, suffix: str) -> str:
+    # Content-addressed, so a re-run or a retried batch writes the same key.
+    return f"videos/{dataset.name}/{info.checksum[:2]}/{info.checksum}{suffix.lower() or '.mp4'}"
+
+
+def _store(path: Path, key: str) -> None:
+    if not default_storage.exists(key):
+        with open(path, "rb") as f:
+            saved = default_storage.save(key, File(f, name=Path(key).name))
+        if saved != key:  # a concurrent writer got there first; keep one copy
+            default_storage.delete(saved)
+
+
+def _validated_items(*, dataset: Dataset, source: str, split: str | None):
+    src = open_source(source, split=split)
+    items = src.items()
+    lookup = action_lookup(dataset=dataset)
+    for item in items:
+        unknown = [name for name in item.labels if name not in lookup]
+        if unknown:
+            raise DomainError(UNKNOWN_LABELS.format(names=", ".join(map(repr, unknown)), line=item.line or "-"))
+    return src, items, lookup
+
+
+def video_import_validate(*, dataset: Dataset, source: str, split: str | None = None) -> int:
+    """Check a source completely without writing anything; returns its number of files."""
+    return len(_validated_items(dataset=dataset, source=source, split=split)[1])
+
+
+def video_import(
+    *,
+    dataset: Dataset,
+    source: str,
+    split: str | None = None,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import every video of `source` into `dataset`.
+
+    Bad input (unknown source, bad manifest, unknown labels) raises before anything is
+    written. Unreadable files become quarantined rows with the reason and never stop the
+    import. Work is committed batch by batch, so a crash leaves whole batches and a re-run
+    picks up where it stopped: sources already imported are skipped (one query per batch).
+    """
+    src, items, lookup = _validated_items(dataset=dataset, source=source, split=split)
+    report = ImportReport(seen=len(items))
+    batch_size = max(1, settings.MMIT_IMPORT_BATCH_SIZE)
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        _import_batch(dataset=dataset, src=src, batch=batch, lookup=lookup, report=report)
+        if progress:
+            progress(min(start + batch_size, len(items)), len(items))
+    return report
+
+
+def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], lookup, report: ImportReport) -> None:
+    known = dict(
+        Video.objects.filter(dataset=dataset, source__in=[i.source for i in batch]).values_list("source", "id")
+    )
+    rows: list[Video] = []
+    probed: list[tuple[ImportItem, VideoInfo | None, str]] = []
+    for item in batch:
+        if item.source in known:
+            report.already_imported += 1
+            continue
+        try:
+            with src.local_path(item) as local:
+                info = probe_video(local)
+                key = storage_key_for(dataset, info, Path(item.name).suffix)
+                _store(local, key)
+            probed.append((item, info, key))
+        except ProbeError as exc:
+            probed.append((item, None, str(exc)))
+        except OSError as exc:
+            probed.append((item, None, f"cannot read file: {exc.strerror or exc}"))
+
+    checksums = [info.checksum for _, info, _ in probed if info]
+    seen_checksums = dict(
+        Video.objects.filter(dataset=dataset, checksum__in=checksums, status=Video.Status.OK)
+        .values_list("checksum", "name")
+    )
+    for item, info, key_or_reason in probed:
+        if info is not None and info.checksum in seen_checksums:
+            info, key_or_reason = None, DUPLICATE_CONTENT.format(name=seen_checksums[info.checksum])
+        if info is None:
+            rows.append(Video(dataset=dataset, source=item.source, name=item.name, split=item.split,
+                              status=Video.Status.QUARANTINED, quarantine_reason=key_or_reason))
+            report.quarantine.append({"source": item.source, "reason": key_or_reason})
+            log.warning("quarantined %s: %s", item.source, key_or_reason)
+            continue
+        seen_checksums[info.checksum] = item.name
+        rows.append(Video(
+            dataset=dataset, source=item.source, name=item.name, split=item.split,
+            storage_key=key_or_reason, checksum=info.checksum, size_bytes=info.size_bytes,
+            duration=info.duration, fps=info.fps, width=info.width, height=info.height,
+            has_audio=info.has_audio,
+        ))
+
+    with transaction.atomic():
+        Video.objects.bulk_create(rows, ignore_conflicts=True)
+        report.imported += sum(1 for r in rows if r.status == Video.Status.OK)
+        report.quarantined += sum(1 for r in rows if r.status == Video.Status.QUARANTINED)
+        labelled = [i for i in batch if i.labels]
+        if labelled:
+            ids = dict(
+                Video.objects.filter(dataset=dataset, status=Video.Status.OK,
+                                     source__in=[i.source for i in labelled]).values_list("source", "id")
+            )
+            labels = []
+            for item in labelled:
+                if item.source not in ids:
+                    continue
+                for name in item.labels:
+                    action = lookup[name]
+                    labels.append(Label(dataset=dataset, video_id=ids[item.source], action=action,
+                                        asked_action=action, source=Label.Source.INITIAL))
+            before = Label.objects.filter(dataset=dataset, video_id__in=ids.values()).count()
+            Label.objects.bulk_create(labels, ignore_conflicts=True)
+            report.labels_added += Label.objects.filter(dataset=dataset, video_id__in=ids.values()).count() - before

@@ -1,0 +1,275 @@
+"""Vocabulary changes, each recorded in the audit trail.
+
+Actions are never deleted: a merge archives the source with `merged_into` and moves its labels
+and candidates to the target; a removal archives the action and keeps its labels for history.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+
+from backend.common.errors import Conflict, DomainError
+from backend.labels.models import Label
+from backend.videos.models import Dataset
+from backend.vocabulary.models import Action, VocabularyEvent
+from backend.vocabulary.names import clean_action_name, display_name_for
+
+DUPLICATE_ACTION = "An action named {name!r} already exists in dataset {dataset!r}."
+MERGE_INTO_INACTIVE = "Cannot merge into {name!r}: it is {status}."
+MERGE_INACTIVE_SOURCE = "Cannot merge {name!r}: it is {status}."
+MERGE_INTO_SELF = "Cannot merge {name!r} into itself."
+MERGE_ACROSS_DATASETS = "Cannot merge actions of different datasets."
+RENAME_INACTIVE = "Cannot rename {name!r}: it is {status}."
+REMOVE_INACTIVE = "{name!r} is already {status}."
+RESTORE_ACTIVE = "{name!r} is not removed."
+MIGRATE_UNKNOWN_MERGE = "Explicit merge {old!r} -> {new!r}: {old!r} is not an active action."
+MIGRATE_MERGE_TARGET_MISSING = "Explicit merge {old!r} -> {new!r}: {new!r} is not in the target vocabulary."
+
+
+def _event(*, dataset: Dataset, kind: str, action=None, target=None, actor=None, **details) -> None:
+    VocabularyEvent.objects.create(
+        dataset=dataset, kind=kind, action=action, target=target, actor=actor, details=details
+    )
+
+
+def _ensure_free(dataset: Dataset, name: str) -> None:
+    if Action.objects.filter(dataset=dataset, name=name).exists():
+        raise Conflict(DUPLICATE_ACTION.format(name=name, dataset=dataset.name), field="name")
+
+
+@transaction.atomic
+def action_add(
+    *,
+    dataset: Dataset,
+    name: str,
+    display_name: str = "",
+    definition: str = "",
+    synonyms: list[str] | None = None,
+    actor=None,
+) -> Action:
+    name = clean_action_name(name)
+    _ensure_free(dataset, name)
+    action = Action.objects.create(
+        dataset=dataset,
+        name=name,
+        display_name=display_name.strip() or display_name_for(name),
+        definition=definition,
+        synonyms=list(synonyms or []),
+    )
+    _event(dataset=dataset, kind=VocabularyEvent.Kind.ADD, action=action, actor=actor, name=name)
+    return action
+
+
+@transaction.atomic
+def action_rename(*, action: Action, new_name: str, display_name: str = "", actor=None) -> Action:
+    new_name = clean_action_name(new_name)
+    if action.status != Action.Status.ACTIVE:
+        raise DomainError(RENAME_INACTIVE.format(name=action.name, status=action.status))
+    if new_name == action.name:
+        return action
+    _ensure_free(action.dataset, new_name)
+    old = action.name
+    action.name = new_name
+    action.display_name = display_name.strip() or display_name_for(new_name)
+    action.save(update_fields=["name", "display_name", "updated_at"])
+    _event(dataset=action.dataset, kind=VocabularyEvent.Kind.RENAME, action=action, actor=actor,
+           old=old, new=new_name)
+    return action
+
+
+@transaction.atomic
+def action_merge(*, source: Action, target: Action, actor=None) -> dict:
+    """Merge `source` into `target`: its labels and candidates move, the action is archived.
+
+    A video that already has a label for `target` keeps that one; the source's label is marked
+    `merged` with `merged_into` pointing at it (its answers stay attached, nothing is lost), and
+    a positive source label makes the target label positive, since both now name one class.
+    """
+    if source.dataset_id != target.dataset_id:
+        raise DomainError(MERGE_ACROSS_DATASETS)
+    if source.pk == target.pk:
+        raise DomainError(MERGE_INTO_SELF.format(name=source.name))
+    if target.status != Action.Status.ACTIVE:
+        raise DomainError(MERGE_INTO_INACTIVE.format(name=target.name, status=target.status))
+    if source.status != Action.Status.ACTIVE:
+        raise DomainError(MERGE_INACTIVE_SOURCE.format(name=source.name, status=source.status))
+
+    target_pairs = Label.objects.filter(action=target)
+    clashing = Label.objects.filter(action=source, video_id__in=target_pairs.values("video_id"))
+    positives_onto = target_pairs.filter(
+        video_id__in=clashing.filter(state=Label.State.POSITIVE).values("video_id")
+    ).exclude(state=Label.State.POSITIVE)
+    upgraded = positives_onto.update(state=Label.State.POSITIVE)
+    superseded = clashing.update(
+        state=Label.State.MERGED,
+        merged_into=Subquery(
+            Label.objects.filter(action=target, video_id=OuterRef("video_id")).values("id")[:1]
+        ),
+    )
+    moved = Label.objects.filter(action=source).exclude(state=Label.State.MERGED).update(action=target)
+    # Earlier merges into `source` now point straight at the new target.
+    Action.objects.filter(merged_into=source).update(merged_into=target)
+    source.status = Action.Status.MERGED
+    source.merged_into = target
+    source.save(update_fields=["status", "merged_into", "updated_at"])
+    summary = {"moved": moved, "superseded": superseded, "upgraded": upgraded}
+    _event(dataset=source.dataset, kind=VocabularyEvent.Kind.MERGE, action=source, target=target,
+           actor=actor, source=source.name, into=target.name, **summary)
+    return summary
+
+
+@transaction.atomic
+def action_remove(*, action: Action, reason: str = "", actor=None) -> Action:
+    if action.status != Action.Status.ACTIVE:
+        raise DomainError(REMOVE_INACTIVE.format(name=action.name, status=action.status))
+    action.status = Action.Status.REMOVED
+    action.save(update_fields=["status", "updated_at"])
+    _event(dataset=action.dataset, kind=VocabularyEvent.Kind.REMOVE, action=action, actor=actor,
+           name=action.name, reason=reason)
+    return action
+
+
+@transaction.atomic
+def action_restore(*, action: Action, actor=None) -> Action:
+    if action.status != Action.Status.REMOVED:
+        raise DomainError(RESTORE_ACTIVE.format(name=action.name))
+    action.status = Action.Status.ACTIVE
+    action.save(update_fields=["status", "updated_at"])
+    _event(dataset=action.dataset, kind=VocabularyEvent.Kind.RESTORE, action=action, actor=actor,
+           name=action.name)
+    return action
+
+
+@transaction.atomic
+def action_update(
+    *, action: Action, definition: str | None = None, synonyms: list[str] | None = None,
+    synsets: list[str] | None = None, actor=None,
+) -> Action:
+    """Curator edits of the descriptive fields (definition, synonyms, WordNet synsets)."""
+    changed = {}
+    if definition is not None:
+        action.definition = definition
+        changed["definition"] = definition
+    if synonyms is not None:
+        action.synonyms = [s.strip() for s in synonyms if s.strip()]
+        changed["synonyms"] = action.synonyms
+    if synsets is not None:
+        action.synsets = [s.strip() for s in synsets if s.strip()]
+        action.synsets_curated = True
+        changed["synsets"] = action.synsets
+    if changed:
+        action.save(update_fields=["definition", "synonyms", "synsets", "synsets_curated", "updated_at"])
+        _event(dataset=action.dataset, kind=VocabularyEvent.Kind.EDIT, action=action, actor=actor,
+               **changed)
+    return action
+
+
+@transaction.atomic
+def vocabulary_load(*, dataset: Dataset, names: list[str], actor=None, origin: str = "") -> dict:
+    """Add every name not yet in the dataset (idempotent: a second load adds nothing)."""
+    cleaned = [clean_action_name(n) for n in names]
+    existing = set(Action.objects.filter(dataset=dataset, name__in=cleaned).values_list("name", flat=True))
+    new = [n for n in dict.fromkeys(cleaned) if n not in existing]
+    Action.objects.bulk_create(
+        [Action(dataset=dataset, name=n, display_name=display_name_for(n)) for n in new]
+    )
+    report = {"added": new, "existing": sorted(existing)}
+    _event(dataset=dataset, kind=VocabularyEvent.Kind.LOAD, actor=actor, origin=origin,
+           added=len(new), existing=len(existing))
+    return report
+
+
+@dataclass
+class VocabularyDiff:
+    """What migrating the active vocabulary to a target list does (Fig. 4 of the paper)."""
+
+    combined: list[dict] = field(default_factory=list)  # {"name": new, "from": [old, ...]}
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def vocabulary_diff(*, current: list[str], target: list[str], merges: dict[str, str] | None = None) -> VocabularyDiff:
+    """Classes combined (`a/b` names built from existing ones, or explicit merges), added, removed.
+
+    A target name written `a/b/c` combines whichever of `a`, `b`, `c` exist now; `merges`
+    maps further old names onto target names (e.g. `giggling` -> `laughing`).
+    """
+    merges = merges or {}
+    current_set, target_set = set(current), set(target)
+    for old, new in merges.items():
+        if old not in current_set:
+            raise DomainError(MIGRATE_UNKNOWN_MERGE.format(old=old, new=new))
+        if new not in target_set:
+            raise DomainError(MIGRATE_MERGE_TARGET_MISSING.format(old=old, new=new))
+    diff = VocabularyDiff()
+    consumed: set[str] = set(merges)
+    for name in target:
+        parts = [p for p in name.split("/") if p in current_set and p != name] if "/" in name else []
+        extra = [old for old, new in merges.items() if new == name and old != name]
+        sources = list(dict.fromkeys(parts + extra))
+        consumed.update(parts)
+        if "/" in name and name not in current_set or sources:
+            diff.combined.append({"name": name, "from": sources})
+        elif name in current_set:
+            diff.kept.append(name)
+        else:
+            diff.added.append(name)
+    diff.removed = [n for n in current if n not in target_set and n not in consumed]
+    return diff
+
+
+@transaction.atomic
+def vocabulary_migrate(
+    *, dataset: Dataset, target: list[str], merges: dict[str, str] | None = None,
+    dry_run: bool = False, actor=None, origin: str = "",
+) -> VocabularyDiff:
+    """Move the dataset's active vocabulary to `target`, merging, adding and removing classes."""
+    target = [clean_action_name(n) for n in dict.fromkeys(target)]
+    current = list(
+        Action.objects.filter(dataset=dataset, status=Action.Status.ACTIVE).values_list("name", flat=True)
+    )
+    diff = vocabulary_diff(current=current, target=target, merges=merges)
+    if dry_run:
+        return diff
+    by_name = {a.name: a for a in Action.objects.filter(dataset=dataset)}
+    for entry in diff.combined:
+        into = by_name.get(entry["name"])
+        if into is None:
+            into = by_name[entry["name"]] = action_add(dataset=dataset, name=entry["name"], actor=actor)
+        elif into.status != Action.Status.ACTIVE:
+            into = action_restore(action=into, actor=actor)
+        for old in entry["from"]:
+            if old != into.name:
+                action_merge(source=by_name[old], target=into, actor=actor)
+    for name in diff.added:
+        existing = by_name.get(name)
+        if existing is None:
+            action_add(dataset=dataset, name=name, actor=actor)
+        elif existing.status == Action.Status.REMOVED:
+            action_restore(action=existing, actor=actor)
+    for name in diff.removed:
+        action_remove(action=by_name[name], reason=f"not in {origin or 'the target vocabulary'}",
+                      actor=actor)
+    _event(dataset=dataset, kind=VocabularyEvent.Kind.MIGRATE, actor=actor, origin=origin,
+           combined=len(diff.combined), added=len(diff.added), removed=len(diff.removed))
+    return diff
+
+
+def format_diff(diff: VocabularyDiff) -> str:
+    """The migration report as text, in the three sections of Fig. 4."""
+    lines = [f"Combined ({len(diff.combined)}):"]
+    for entry in diff.combined:
+        sources = ", ".join(entry["from"]) or "no existing class"
+        lines.append(f"  {entry['name']}  <- {sources}")
+    lines.append(f"Added ({len(diff.added)}):")
+    lines.extend(f"  {n}" for n in diff.added)
+    lines.append(f"Removed ({len(diff.removed)}):")
+    lines.extend(f"  {n}" for n in diff.removed)
+    lines.append(f"Unchanged: {len(diff.kept)}")
+    return "\n".join(lines)

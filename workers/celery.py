@@ -1,0 +1,31 @@
+"""The Celery application.
+
+Configuration comes from Django settings (``CELERY_*``). Two queues: ``default`` for platform
+work and ``ml`` for training/prediction on GPU workers
+(``celery -A workers worker -Q ml``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+
+app = Celery("mmit")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = (Queue("default"), Queue("ml"))
+app.conf.include = [
+    "workers.tasks.videos",
+]
+
+
+@app.on_after_configure.connect
+def _prepare_filesystem_broker(sender, **kwargs) -> None:
+    # kombu's filesystem transport needs its folders to exist before the first message.
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
