@@ -36,10 +36,11 @@ def platform_task(
             log.info("task %s done", name)
             return result
 
+        # Routing by name (Celery's task_routes) rather than the deprecated `queue` attribute.
+        app.conf.task_routes = {**(app.conf.task_routes or {}), name: {"queue": queue}}
         return app.task(
             run,
             name=name,
-            queue=queue,
             soft_time_limit=soft_time_limit,
             time_limit=time_limit or soft_time_limit + 60,
             acks_late=True,

@@ -45,3 +45,13 @@ def env_paths(name: str, default: list[Path]) -> list[Path]:
     if raw is None:
         return default
     return [Path(item).expanduser().resolve() for item in raw.split(os.pathsep) if item.strip()]
+
+
+def env_required(name: str) -> str:
+    """A value the deployment must provide (a secret); refuses to start without it."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set in the environment for this deployment.")
+    return value

@@ -87,7 +87,12 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     _SQLITE_OPTIONS if DATABASES["default"]["ENGINE"].endswith("sqlite3") else {}
 )
-DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "") or None}
+# A file (not memory) for SQLite test databases, so a real Celery worker process started by the
+# integration tests can open the same database.
+DATABASES["default"]["TEST"] = {
+    "NAME": env_str("DATABASE_TEST_NAME", "")
+    or (str(VAR_DIR / "test-db.sqlite3") if DATABASES["default"]["ENGINE"].endswith("sqlite3") else None)
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

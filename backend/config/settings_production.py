@@ -3,11 +3,11 @@
 Secrets still come from the environment (``DJANGO_SECRET_KEY`` must be set: the development
 default is refused here).
 """
-from backend.config.env import env_bool, env_int, env_str
+from backend.config.env import env_bool, env_int, env_required
 from backend.config.settings import *  # noqa: F401,F403
 
 DEBUG = False
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # an empty key makes Django refuse to start
+SECRET_KEY = env_required("DJANGO_SECRET_KEY")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)

@@ -45,6 +45,14 @@ class MigrateSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=True)
 
 
+class MigrateReportSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    combined = serializers.ListField(child=serializers.DictField())
+    added = serializers.ListField(child=serializers.CharField())
+    removed = serializers.ListField(child=serializers.CharField())
+    kept = serializers.ListField(child=serializers.CharField())
+
+
 class VocabularyEventSerializer(serializers.ModelSerializer):
     action = serializers.SlugRelatedField(slug_field="name", read_only=True)
     target = serializers.SlugRelatedField(slug_field="name", read_only=True)

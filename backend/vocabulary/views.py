@@ -16,6 +16,7 @@ from backend.vocabulary.serializers import (
     ActionSerializer,
     ActionUpdateSerializer,
     MergeSerializer,
+    MigrateReportSerializer,
     MigrateSerializer,
     RemoveSerializer,
     RenameSerializer,
@@ -96,7 +97,7 @@ class ActionRemove(APIView):
 class VocabularyMigrate(APIView):
     """Migrate to a new list of names; `dry_run` (the default) only reports the changes."""
 
-    @extend_schema(request=MigrateSerializer)
+    @extend_schema(request=MigrateSerializer, responses=MigrateReportSerializer)
     def post(self, request, name: str):
         data = _validated(MigrateSerializer, request)
         diff = services.vocabulary_migrate(dataset=dataset_get(name=name), target=data["names"],

@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README "Quick start").
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; override on a GPU box, e.g. `make setup TORCH=torch==2.13.0+cu126`.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[ml,test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) manage.py demo
+
+test: setup
+	$(PY) -m pytest
+
+clean:
+	rm -rf var/ .pytest_cache
