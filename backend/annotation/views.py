@@ -1,0 +1,145 @@
+"""Worker-facing API (assign, fetch, submit, media) and the annotator page."""
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from backend.annotation.media import item_id_from_token
+from backend.annotation.models import Prompt, TaskSet
+from backend.annotation.selectors import media_for_item, preview_payload, taskset_payload
+from backend.annotation.serializers import (
+    AssignResponseSerializer,
+    SubmitResponseSerializer,
+    SubmitSerializer,
+    TaskSetSerializer,
+)
+from backend.annotation.services.assign import taskset_assign
+from backend.annotation.services.submit import SET_NOT_FOUND, NOT_YOUR_SET, taskset_submit
+from backend.common.errors import Forbidden, NotFound
+from backend.crowd.providers import identify_worker
+from backend.crowd.providers.inhouse import HEADER
+from backend.crowd.services import worker_touch
+from backend.videos.selectors import dataset_get
+
+NO_WORK = "There is no work available for you right now. Thank you!"
+
+
+class _CsrfCheck(SessionAuthentication):
+    def check(self, request) -> None:
+        self.enforce_csrf(request)
+
+
+def _worker(request):
+    """Identify the worker; requests authenticated by the session cookie must carry CSRF."""
+    provider, worker = identify_worker(request)
+    token_based = bool(request.META.get(HEADER) or request.GET.get("w"))
+    if not token_based and request.method not in ("GET", "HEAD", "OPTIONS") and request.user.is_authenticated:
+        _CsrfCheck().check(request)
+    return provider, worker
+
+
+class WorkerThrottle(SimpleRateThrottle):
+    scope = "submit"
+
+    def get_cache_key(self, request, view):
+        ident = request.META.get(HEADER) or (request.user.pk if request.user.is_authenticated else None)
+        return self.cache_format % {"scope": self.scope, "ident": ident or self.get_ident(request)}
+
+
+class _LaxSession(SessionAuthentication):
+    """Session users are resolved here without DRF's CSRF check; `_worker` applies it to
+    session-based workers only (token-based requests cannot be forged cross-site)."""
+
+    def enforce_csrf(self, request):
+        return None
+
+
+class WorkView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = [_LaxSession]
+
+
+class Assign(WorkView):
+    @extend_schema(request=None, responses=AssignResponseSerializer)
+    def post(self, request, name: str):
+        dataset = dataset_get(name=name)
+        provider, worker = _worker(request)
+        prompt = request.query_params.get("prompt", Prompt.SEEN_OR_HEARD)
+        if prompt not in Prompt.values:
+            prompt = Prompt.SEEN_OR_HEARD
+        if provider.is_preview(request):
+            payload = preview_payload(dataset=dataset, prompt=prompt)
+            return Response({"set": payload, "detail": "" if payload else NO_WORK})
+        worker_touch(worker=worker)
+        taskset = taskset_assign(dataset=dataset, worker=worker, prompt=prompt,
+                                 provider_ref=provider.assignment_ref(request))
+        if taskset is None:
+            return Response({"set": None, "detail": NO_WORK})
+        return Response({"set": taskset_payload(taskset), "detail": ""})
+
+
+class SetDetail(WorkView):
+    @extend_schema(responses=TaskSetSerializer)
+    def get(self, request, set_id):
+        _, worker = _worker(request)
+        taskset = TaskSet.objects.select_related("dataset", "action").filter(public_id=set_id).first()
+        if taskset is None:
+            raise NotFound(SET_NOT_FOUND)
+        if taskset.worker_id != worker.pk:
+            raise Forbidden(NOT_YOUR_SET)
+        return Response(taskset_payload(taskset))
+
+
+class Submit(WorkView):
+    throttle_classes = [WorkerThrottle]
+
+    @extend_schema(request=SubmitSerializer, responses={200: SubmitResponseSerializer, 422: SubmitResponseSerializer})
+    def post(self, request, set_id):
+        provider, worker = _worker(request)
+        payload = SubmitSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        outcome = taskset_submit(worker=worker, set_id=set_id, submission_id=payload.validated_data["submission_id"],
+                                 answers=payload.validated_data["answers"])
+        body = dict(outcome.body)
+        if outcome.accepted:
+            taskset = TaskSet.objects.get(public_id=set_id)
+            body.update(provider.accepted_payload(taskset))
+        return Response(body, status=status.HTTP_200_OK if outcome.accepted else status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+@require_GET
+def media(request, token: str):
+    """Serve an item's clip or image. The token is the only credential (it is signed)."""
+    public_id = item_id_from_token(token)
+    found = media_for_item(public_id) if public_id else None
+    if not found:
+        raise Http404("No such media.")
+    kind, key = found
+    if not key or not default_storage.exists(key):
+        raise Http404("No such media.")
+    if hasattr(default_storage, "path"):
+        try:
+            response = FileResponse(default_storage.open(key, "rb"),
+                                    content_type="video/mp4" if kind == "video" else "image/jpeg")
+        except NotImplementedError:
+            return HttpResponseRedirect(default_storage.url(key))
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+    return HttpResponseRedirect(default_storage.url(key))
+
+
+@ensure_csrf_cookie
+@require_GET
+def annotate_page(request, name: str):
+    dataset = dataset_get(name=name)
+    return render(request, "annotation/annotate.html", {"dataset": dataset})

@@ -1,0 +1,33 @@
+"""Signed, expiring annotator links for the in-house provider."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+
+from backend.common.errors import Forbidden
+from backend.crowd.models import Worker
+
+SALT = "mmit.worker-link"
+LINK_INVALID = "This annotator link is not valid."
+LINK_EXPIRED = "This annotator link has expired; ask for a new one."
+
+
+def worker_link_token(*, worker: Worker) -> str:
+    return signing.dumps({"w": worker.pk, "e": worker.external_id}, salt=SALT, compress=True)
+
+
+def worker_from_token(token: str, *, max_age: int | None = None) -> Worker:
+    try:
+        data = signing.loads(token, salt=SALT, max_age=max_age or settings.MMIT_WORKER_LINK_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise Forbidden(LINK_EXPIRED) from exc
+    except signing.BadSignature as exc:
+        raise Forbidden(LINK_INVALID) from exc
+    worker = Worker.objects.filter(pk=data.get("w"), external_id=data.get("e")).first()
+    if worker is None:
+        raise Forbidden(LINK_INVALID)
+    return worker
+
+
+def worker_link_url(*, worker: Worker, dataset_name: str) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}/annotate/{dataset_name}/?w={worker_link_token(worker=worker)}"

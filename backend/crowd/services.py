@@ -1,0 +1,75 @@
+"""Workers: identity, blocking and unblocking (with the reason kept)."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backend.common.errors import DomainError
+from backend.crowd.models import Worker, WorkerEvent
+
+NOT_BLOCKED = "Worker {worker} is not blocked."
+REASON_REQUIRED = "A reason is required."
+
+
+def worker_get_or_create(*, provider: str, external_id: str, user=None, group: str = "") -> Worker:
+    worker, created = Worker.objects.get_or_create(
+        provider=provider, external_id=external_id, defaults={"user": user, "group": group}
+    )
+    return worker
+
+
+@transaction.atomic
+def worker_block(*, worker: Worker, reason: str, actor=None) -> Worker:
+    """Block a worker: no new sets, and their answers to still-open questions stop counting."""
+    from backend.annotation.services.consensus import worker_work_withdraw
+    from backend.crowd.providers import provider_for
+
+    if not reason.strip():
+        raise DomainError(REASON_REQUIRED)
+    worker = Worker.objects.select_for_update().get(pk=worker.pk)
+    if worker.blocked:
+        return worker
+    worker.blocked, worker.flagged = True, True
+    worker.blocked_reason = reason
+    worker.blocked_at = timezone.now()
+    worker.save(update_fields=["blocked", "flagged", "blocked_reason", "blocked_at"])
+    WorkerEvent.objects.create(worker=worker, kind=WorkerEvent.Kind.BLOCKED, reason=reason, actor=actor)
+    worker_work_withdraw(worker=worker)
+    provider = provider_for(worker.provider)
+    transaction.on_commit(lambda: provider.on_worker_blocked(worker_id=worker.pk, reason=reason))
+    return worker
+
+
+@transaction.atomic
+def worker_unblock(*, worker: Worker, reason: str, actor=None) -> Worker:
+    """A curator's review: the worker may take sets again; counters restart from zero refusals."""
+    from backend.crowd.providers import provider_for
+
+    if not reason.strip():
+        raise DomainError(REASON_REQUIRED)
+    worker = Worker.objects.select_for_update().get(pk=worker.pk)
+    if not worker.blocked:
+        raise DomainError(NOT_BLOCKED.format(worker=worker))
+    worker.blocked = False
+    worker.attempts_refused = 0
+    worker.save(update_fields=["blocked", "attempts_refused"])
+    WorkerEvent.objects.create(worker=worker, kind=WorkerEvent.Kind.UNBLOCKED, reason=reason, actor=actor)
+    provider = provider_for(worker.provider)
+    transaction.on_commit(lambda: provider.on_worker_unblocked(worker_id=worker.pk))
+    return worker
+
+
+def worker_touch(*, worker: Worker) -> None:
+    Worker.objects.filter(pk=worker.pk).update(last_seen_at=timezone.now())
+
+
+def worker_record_grading(*, worker: Worker, gold_answers: int, gold_correct: int, refused: bool) -> Worker:
+    """Add one graded submission to the worker's counters (set-based, race-free)."""
+    Worker.objects.filter(pk=worker.pk).update(
+        gold_answers=F("gold_answers") + gold_answers,
+        gold_correct=F("gold_correct") + gold_correct,
+        attempts_refused=F("attempts_refused") + (1 if refused else 0),
+    )
+    worker.refresh_from_db(fields=["gold_answers", "gold_correct", "attempts_refused", "blocked"])
+    return worker
