@@ -20,6 +20,7 @@ app.conf.task_queues = (Queue("default"), Queue("ml"))
 app.conf.include = [
     "workers.tasks.videos",
     "workers.tasks.annotation",
+    "workers.tasks.candidates",
 ]
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
 app.conf.beat_schedule = {

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "backend.labels",
     "backend.crowd",
     "backend.annotation",
+    "backend.candidates",
 ]
 
 MIDDLEWARE = [

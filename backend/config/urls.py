@@ -37,6 +37,7 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("api/", include("backend.candidates.urls")),
     path("annotate/<str:name>/", work.annotate_page, name="annotate"),
 ]
 

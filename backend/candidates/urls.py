@@ -1,0 +1,2 @@
+"""API routes of candidate generation (mounted under /api/)."""
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Candidate rounds as background jobs."""
