@@ -57,3 +57,18 @@ def anon_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def engine(dataset, clip_factory, settings, tmp_path):
+    """40 clips, 30 asked about `jumping`, 10 gold pairs for it (see tests/engine.py)."""
+    from tests.engine import build_engine
+
+    return build_engine(dataset, clip_factory, settings, tmp_path)
+
+
+@pytest.fixture
+def make_worker(db):
+    from tests.engine import WorkerClient
+
+    return WorkerClient

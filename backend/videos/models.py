@@ -63,7 +63,14 @@ class Dataset(models.Model):
         return self.name
 
     def answers_needed(self, split: str) -> int:
+        """The paper's fixed redundancy: 3 answers for train, 5 for val/test (configurable)."""
         return self.train_answers if split == Split.TRAIN else self.eval_answers
+
+    def initial_answers(self, split: str) -> int:
+        """Answers a new question asks for; adaptive redundancy starts lower and asks more
+        only where workers disagree (up to `max_answers`)."""
+        fixed = self.answers_needed(split)
+        return min(fixed, 2 if split == Split.TRAIN else 3) if self.adaptive else fixed
 
 
 class Video(models.Model):

@@ -10,7 +10,7 @@ from django.db import connection
 from backend.annotation.models import Answer, Attempt, TaskSet
 from backend.annotation.services import submit as s
 from backend.crowd import links
-from tests.annotation.conftest import WorkerClient, truth_of
+from tests.engine import WorkerClient, truth_of
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from backend.annotation.services.assign import gold_count, taskset_assign, tasks
 from backend.crowd.models import Worker, WorkerEvent
 from backend.crowd.services import worker_unblock
 from backend.labels.models import Label
-from tests.annotation.conftest import is_gold, truth_of
+from tests.engine import is_gold, truth_of
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,7 @@ def questions_for_labels(*, dataset: Dataset, labels=None) -> int:
     for label_id, video_id, action_id, split in rows.iterator(chunk_size=CHUNK):
         batch.append(Question(
             dataset=dataset, action_id=action_id, video_id=video_id, label_id=label_id, split=split,
-            needed=dataset.answers_needed(split), max_answers=max(dataset.max_answers, dataset.answers_needed(split)),
+            needed=dataset.initial_answers(split), max_answers=max(dataset.max_answers, dataset.answers_needed(split)),
         ))
         if len(batch) >= CHUNK:
             created += len(Question.objects.bulk_create(batch, ignore_conflicts=True))

@@ -1,4 +1,4 @@
-"""Fixtures for the Yes/No engine: a dataset with clips, questions, gold and workers."""
+"""The Yes/No engine test bench: a dataset with clips, questions, gold; annotators on the real API."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +6,6 @@ import csv
 import pytest
 from rest_framework.test import APIClient
 
-from backend.annotation.models import GoldQuestion, Question
 from backend.annotation.services.gold import gold_add
 from backend.annotation.services.questions import questions_for_labels
 from backend.crowd.links import worker_link_token
@@ -17,8 +16,7 @@ from backend.videos.services import video_import
 from backend.vocabulary.models import Action
 
 
-@pytest.fixture
-def engine(dataset, clip_factory, settings, tmp_path):
+def build_engine(dataset, clip_factory, settings, tmp_path) -> dict:
     """40 clips; every clip asked about `jumping`; gold for `jumping` from the truth file."""
     settings.MEDIA_ROOT = tmp_path / "media"
     folder = clip_factory(40, seed=3)
@@ -73,9 +71,4 @@ def is_gold(item_id) -> bool:
     return SetItem.objects.get(public_id=item_id).gold_id is not None
 
 
-@pytest.fixture
-def make_worker(db):
-    return WorkerClient
 
-
-__all__ = ["WorkerClient", "truth_of", "is_gold", "GoldQuestion", "Question"]

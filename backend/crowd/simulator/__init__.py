@@ -1,0 +1,1 @@
+"""The crowd simulator: simulated annotators working through the real HTTP API."""
