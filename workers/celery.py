@@ -21,6 +21,8 @@ app.conf.include = [
     "workers.tasks.videos",
     "workers.tasks.annotation",
     "workers.tasks.candidates",
+    "workers.tasks.mturk",
+    "workers.tasks.regions",
 ]
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
 app.conf.beat_schedule = {

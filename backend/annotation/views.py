@@ -1,6 +1,8 @@
 """Worker-facing API (assign, fetch, submit, media) and the annotator page."""
 from __future__ import annotations
 
+import mimetypes
+
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -129,8 +131,9 @@ def media(request, token: str):
         raise Http404("No such media.")
     if hasattr(default_storage, "path"):
         try:
+            guessed = mimetypes.guess_type(key)[0]
             response = FileResponse(default_storage.open(key, "rb"),
-                                    content_type="video/mp4" if kind == "video" else "image/jpeg")
+                                    content_type=guessed or ("video/mp4" if kind == "video" else "image/jpeg"))
         except NotImplementedError:
             return HttpResponseRedirect(default_storage.url(key))
         response["Cache-Control"] = "private, max-age=3600"

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "backend.crowd",
     "backend.annotation",
     "backend.candidates",
+    "backend.mturk",
+    "backend.regions",
 ]
 
 MIDDLEWARE = [

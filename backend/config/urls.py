@@ -38,6 +38,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("api/", include("backend.candidates.urls")),
+    path("", include("backend.mturk.urls")),
+    path("", include("backend.regions.urls")),
     path("annotate/<str:name>/", work.annotate_page, name="annotate"),
 ]
 
