@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Iterable, Protocol
 
 import numpy as np
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, FloatField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from backend.annotation.dawid_skene import dawid_skene, posterior_logit
@@ -158,9 +159,38 @@ def _apply(decided: list[Question], now) -> None:
     Label.objects.bulk_update(labels, ["state", "yes_count", "no_count", "confidence", "decided_at"])
 
 
-def questions_decide(*, question_ids: Iterable[int], aggregator: Aggregator) -> list[Question]:
-    """Apply the aggregator to these open questions; decided ones update their label too."""
+def _majority_decide_sql(question_ids: list[int], now) -> int:
+    """The majority rule as two set-based UPDATEs (the submit hot path): decide the questions
+    that have their answers, then copy the decisions onto their labels."""
+    ready = Question.objects.filter(pk__in=question_ids, state=Question.State.OPEN, answers__gte=F("needed"),
+                                    answers__gt=0)
+    total = F("yes") + F("no")
+    n = ready.update(
+        state=Question.State.DECIDED, decided_at=now,
+        decision=Case(When(yes__gt=F("no"), then=Value(POSITIVE)), When(no__gt=F("yes"), then=Value(NEGATIVE)),
+                      default=Value(AMBIGUOUS)),
+        confidence=Case(When(yes__gt=F("no"), then=Cast(F("yes"), FloatField()) / Cast(total, FloatField())),
+                        When(no__gt=F("yes"), then=Cast(F("no"), FloatField()) / Cast(total, FloatField())),
+                        default=Value(0.5)),
+    )
+    if n:
+        decided = Question.objects.filter(label_id=OuterRef("pk"))
+        Label.objects.filter(question__in=question_ids, question__state=Question.State.DECIDED,
+                             question__decided_at=now).update(
+            state=Subquery(decided.values("decision")[:1]), yes_count=Subquery(decided.values("yes")[:1]),
+            no_count=Subquery(decided.values("no")[:1]), confidence=Subquery(decided.values("confidence")[:1]),
+            decided_at=now,
+        )
+    return n
+
+
+def questions_decide(*, question_ids: Iterable[int], aggregator: Aggregator) -> list[Question] | int:
+    """Apply the aggregator to these open questions; decided ones update their label too.
+
+    Returns the decided questions (or, for the set-based majority rule, how many)."""
     now = timezone.now()
+    if isinstance(aggregator, MajorityVote):
+        return _majority_decide_sql(list(question_ids), now)
     questions = list(Question.objects.filter(pk__in=list(question_ids), state=Question.State.OPEN))
     outcome = aggregator.decide(questions)
     decided, raised = [], []

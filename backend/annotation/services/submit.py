@@ -9,11 +9,12 @@ submits of one set record exactly one result.
 """
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, OuterRef, Subquery, When
 from django.utils import timezone
 
 from backend.annotation.models import Answer, Attempt, GoldAnswer, Question, SetItem, TaskSet
@@ -22,7 +23,7 @@ from backend.annotation.services.consensus import aggregator_for, questions_deci
 from backend.common.errors import Conflict, DomainError, Forbidden, Gone, NotFound
 from backend.crowd.models import Worker
 from backend.crowd.policy import block_reason
-from backend.crowd.services import worker_block, worker_record_grading
+from backend.crowd.services import worker_block
 
 SET_NOT_FOUND = "There is no such set."
 NOT_YOUR_SET = "This set belongs to another worker."
@@ -48,13 +49,13 @@ class SubmitOutcome:
     replay: bool = False
 
 
-def _validate(items: list[SetItem], answers: list[dict]) -> dict[uuid.UUID, dict]:
+def _validate(item_ids: list[uuid.UUID], answers: list[dict]) -> dict[uuid.UUID, dict]:
     by_item: dict[uuid.UUID, dict] = {}
     for entry in answers:
         if entry["item"] in by_item:
             raise DomainError(DUPLICATE_ITEMS)
         by_item[entry["item"]] = entry
-    known = {i.public_id for i in items}
+    known = set(item_ids)
     unknown = set(by_item) - known
     if unknown:
         raise DomainError(UNKNOWN_ITEMS.format(n=len(unknown)))
@@ -78,15 +79,23 @@ def taskset_submit(
 
 
 def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome | DomainError:
+    # This is the hot path of the platform: every statement is one round trip, nothing per item.
     now = timezone.now()
-    taskset = TaskSet.objects.select_for_update().select_related("dataset").filter(public_id=set_id).first()
+    previous = Attempt.objects.filter(taskset_id=OuterRef("pk"), submission_id=submission_id)
+    taskset = (
+        TaskSet.objects.select_for_update(of=("self",)).select_related("dataset")
+        .annotate(prev_accepted=Subquery(previous.values("accepted")[:1]),
+                  prev_response=Subquery(previous.values("response")[:1]))
+        .filter(public_id=set_id).first()
+    )
     if taskset is None:
         raise NotFound(SET_NOT_FOUND)
     if taskset.worker_id != worker.pk:
         raise Forbidden(NOT_YOUR_SET)
-    previous = Attempt.objects.filter(taskset=taskset, submission_id=submission_id).first()
-    if previous is not None:
-        return SubmitOutcome(previous.accepted, previous.response, replay=True)
+    if taskset.prev_accepted is not None:
+        response = taskset.prev_response
+        return SubmitOutcome(taskset.prev_accepted, json.loads(response) if isinstance(response, str) else response,
+                             replay=True)
     if taskset.status == TaskSet.Status.ACCEPTED:
         accepted = Attempt.objects.filter(taskset=taskset, accepted=True).first()
         return SubmitOutcome(True, accepted.response if accepted else {"status": "accepted"}, replay=True)
@@ -97,65 +106,61 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
     if taskset.expires_at <= now:
         taskset_release(taskset=taskset, status=TaskSet.Status.EXPIRED, now=now)
         return Gone(SET_EXPIRED)
-    worker = Worker.objects.get(pk=worker.pk)
-    if worker.blocked:
+    if worker.blocked:  # as read when the request identified the worker
         taskset_release(taskset=taskset, status=TaskSet.Status.CANCELLED, now=now)
         return Forbidden(WORKER_BLOCKED)
 
-    items = list(SetItem.objects.filter(taskset=taskset).select_related("gold").order_by("position"))
-    by_item = _validate(items, answers)
-    gold_items = [i for i in items if i.gold_id]
-    gold_wrong = sum(1 for i in gold_items if bool(by_item[i.public_id]["answer"]) != i.gold.truth)
+    # (public id, question id, gold id, gold truth) of every item
+    items = list(SetItem.objects.filter(taskset_id=taskset.pk).order_by("position")
+                 .values_list("public_id", "question_id", "gold_id", "gold__truth"))
+    by_item = _validate([i[0] for i in items], answers)
+    value = {pid: bool(by_item[pid]["answer"]) for pid, *_ in items}
+    gold = [(pid, gid, truth) for pid, _, gid, truth in items if gid]
+    gold_wrong = sum(1 for pid, _, truth in gold if value[pid] != truth)
     accepted = gold_wrong <= GOLD_TOLERANCE
     number = taskset.attempts + 1
-    payload = {"answers": [{"item": str(k), "answer": bool(v["answer"]), "ms": v.get("ms")}
-                           for k, v in by_item.items()], **extra}
+    left = taskset.max_attempts - number
+    payload = {"answers": [{"item": str(k), "answer": value[k], "ms": v.get("ms")} for k, v in by_item.items()],
+               **extra}
 
     GoldAnswer.objects.bulk_create([
-        GoldAnswer(gold_id=i.gold_id, worker=worker, taskset=taskset, value=bool(by_item[i.public_id]["answer"]),
-                   correct=bool(by_item[i.public_id]["answer"]) == i.gold.truth)
-        for i in gold_items
+        GoldAnswer(gold_id=gid, worker_id=worker.pk, taskset_id=taskset.pk, value=value[pid],
+                   correct=value[pid] == truth)
+        for pid, gid, truth in gold
     ])
-    worker = worker_record_grading(worker=worker, gold_answers=len(gold_items),
-                                   gold_correct=len(gold_items) - gold_wrong, refused=not accepted)
-    taskset.attempts = number
+    real = [(pid, qid) for pid, qid, gid, _ in items if qid]
+    counters = {"gold_answers": len(gold), "gold_correct": len(gold) - gold_wrong,
+                "attempts_refused": 0 if accepted else 1, "sets_accepted": 1 if accepted else 0,
+                "answers_count": len(real) if accepted else 0, "sets_failed": 1 if not accepted and left <= 0 else 0}
+    Worker.objects.filter(pk=worker.pk).update(last_seen_at=now, **{k: F(k) + v for k, v in counters.items() if v})
+    for k, v in counters.items():  # the worker's counters as they now stand, for the block rules
+        setattr(worker, k, getattr(worker, k) + v)
+
     if accepted:
-        body = _accept(taskset=taskset, worker=worker, items=items, by_item=by_item, now=now)
+        Answer.objects.bulk_create([
+            Answer(question_id=qid, worker_id=worker.pk, taskset_id=taskset.pk, value=value[pid],
+                   duration_ms=by_item[pid].get("ms"))
+            for pid, qid in real
+        ])
+        yes_ids = [qid for pid, qid in real if value[pid]]
+        Question.objects.filter(pk__in=[qid for _, qid in real]).update(
+            answers=F("answers") + 1, in_flight=F("in_flight") - 1,
+            yes=F("yes") + Case(When(pk__in=yes_ids, then=1), default=0),
+            no=F("no") + Case(When(pk__in=yes_ids, then=0), default=1),
+        )
+        TaskSet.objects.filter(pk=taskset.pk).update(status=TaskSet.Status.ACCEPTED, closed_at=now, attempts=number)
+        questions_decide(question_ids=[qid for _, qid in real], aggregator=aggregator_for(taskset.dataset))
+        body = {"status": "accepted", "detail": ACCEPTED_MESSAGE, "attempts_left": 0}
+    elif left <= 0:
+        TaskSet.objects.filter(pk=taskset.pk).update(attempts=number)
+        taskset_release(taskset=taskset, status=TaskSet.Status.FAILED, now=now)
+        body = {"status": "failed", "detail": SET_CLOSED, "attempts_left": 0}
     else:
-        left = taskset.max_attempts - number
-        if left <= 0:
-            taskset_release(taskset=taskset, status=TaskSet.Status.FAILED, now=now)
-            Worker.objects.filter(pk=worker.pk).update(sets_failed=F("sets_failed") + 1)
-            body = {"status": "failed", "detail": SET_CLOSED, "attempts_left": 0}
-        else:
-            body = {"status": "refused", "detail": REVIEW_MESSAGE, "attempts_left": left}
-    TaskSet.objects.filter(pk=taskset.pk).update(attempts=number)
-    Attempt.objects.create(taskset=taskset, number=number, submission_id=submission_id, accepted=accepted,
-                           gold_total=len(gold_items), gold_wrong=gold_wrong, payload=payload, response=body)
+        TaskSet.objects.filter(pk=taskset.pk).update(attempts=number)
+        body = {"status": "refused", "detail": REVIEW_MESSAGE, "attempts_left": left}
+    Attempt.objects.create(taskset_id=taskset.pk, number=number, submission_id=submission_id, accepted=accepted,
+                           gold_total=len(gold), gold_wrong=gold_wrong, payload=payload, response=body)
     reason = block_reason(worker)
     if reason:
         worker_block(worker=worker, reason=reason)
     return SubmitOutcome(accepted, body)
-
-
-def _accept(*, taskset: TaskSet, worker: Worker, items, by_item, now) -> dict:
-    real = [i for i in items if i.question_id]
-    Answer.objects.bulk_create([
-        Answer(question_id=i.question_id, worker=worker, taskset=taskset, value=bool(by_item[i.public_id]["answer"]),
-               duration_ms=by_item[i.public_id].get("ms"))
-        for i in real
-    ])
-    yes_ids = [i.question_id for i in real if by_item[i.public_id]["answer"]]
-    no_ids = [i.question_id for i in real if not by_item[i.public_id]["answer"]]
-    common = {"answers": F("answers") + 1, "in_flight": F("in_flight") - 1}
-    if yes_ids:
-        Question.objects.filter(pk__in=yes_ids).update(yes=F("yes") + 1, **common)
-    if no_ids:
-        Question.objects.filter(pk__in=no_ids).update(no=F("no") + 1, **common)
-    TaskSet.objects.filter(pk=taskset.pk).update(status=TaskSet.Status.ACCEPTED, closed_at=now)
-    taskset.status = TaskSet.Status.ACCEPTED
-    Worker.objects.filter(pk=worker.pk).update(
-        sets_accepted=F("sets_accepted") + 1, answers_count=F("answers_count") + len(real), last_seen_at=now
-    )
-    questions_decide(question_ids=yes_ids + no_ids, aggregator=aggregator_for(taskset.dataset))
-    return {"status": "accepted", "detail": ACCEPTED_MESSAGE, "attempts_left": 0}

@@ -1,0 +1,210 @@
+"""Set submissions per second against gunicorn + PostgreSQL, with every answer reconciled.
+
+    python bench/annotation_submit.py --seconds 30 --clients 32
+
+It creates its own PostgreSQL database (dropped at the end), fills it with a dataset, questions,
+gold and one open 20-item set per simulated worker, starts gunicorn on a free port, measures
+the platform's own floor first (GET /api/health/, the baseline, in the same run), then has
+`--clients` concurrent clients submit sets for `--seconds`, and reconciles: every accepted
+submission's answers are stored exactly once and nothing else is.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-" + "x" * 60
+sys.path.insert(0, str(REPO))
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str, list]]:
+    """Rows made in bulk (the benchmark measures submission, not set assembly)."""
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SECRET_KEY"] = SECRET  # the tokens signed here must verify in gunicorn
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from backend.annotation.models import GoldQuestion, Question, SetItem, Shown, TaskSet
+    from backend.crowd.links import worker_link_token
+    from backend.crowd.models import Worker
+    from backend.videos.models import Dataset, Video
+    from backend.vocabulary.models import Action
+
+    call_command("migrate", verbosity=0)
+    ds = Dataset.objects.create(name="bench", set_size=set_size)
+    action = Action.objects.create(dataset=ds, name="jumping", display_name="jumping")
+    n_real = set_size - 2
+    videos = Video.objects.bulk_create(
+        [Video(dataset=ds, source=f"/bench/{i}.mp4", name=f"{i}.mp4", storage_key=f"k/{i}.mp4", checksum=str(i))
+         for i in range(n_sets * n_real // 3 + 10)], batch_size=5000)
+    gold = GoldQuestion.objects.bulk_create(
+        [GoldQuestion(dataset=ds, action=action, video=videos[i], truth=i % 2 == 0) for i in range(10)])
+    # every question is in 3 sets (the train redundancy)
+    questions = Question.objects.bulk_create(
+        [Question(dataset=ds, action=action, video=v, needed=3, max_answers=9, in_flight=3) for v in videos[10:]],
+        batch_size=5000)
+    workers = Worker.objects.bulk_create(
+        [Worker(provider="inhouse", external_id=f"bench-{i}", sets_accepted=10) for i in range(n_sets)],
+        batch_size=5000)
+    expires = timezone.now() + timezone.timedelta(hours=6)
+    sets = TaskSet.objects.bulk_create(
+        [TaskSet(dataset=ds, worker=w, action=action, expires_at=expires) for w in workers], batch_size=5000)
+    items, shown, plan = [], [], []
+    for n, (w, ts) in enumerate(zip(workers, sets)):
+        chosen = [questions[(n // 3 * n_real + k) % len(questions)] for k in range(n_real)]
+        golds = [gold[(2 * n) % 10], gold[(2 * n + 1) % 10]]
+        answers = []
+        for pos, q in enumerate(chosen):
+            item = SetItem(taskset=ts, position=pos, question=q)
+            items.append(item)
+            shown.append(Shown(worker=w, question=q))
+            answers.append((item, pos % 2 == 0))
+        for pos, g in enumerate(golds, start=n_real):
+            item = SetItem(taskset=ts, position=pos, gold=g)
+            items.append(item)
+            answers.append((item, g.truth))
+        plan.append((w, ts, answers))
+    SetItem.objects.bulk_create(items, batch_size=5000)
+    Shown.objects.bulk_create(shown, batch_size=5000, ignore_conflicts=True)
+    # Sets sharing questions (3 per question) are submitted far apart, as they would be in a real
+    # campaign, rather than back to back.
+    plan = [p for k in range(3) for p in plan[k::3]]
+    return [(worker_link_token(worker=w), str(ts.public_id), [(str(i.public_id), a) for i, a in answers])
+            for w, ts, answers in plan]
+
+
+def load(base: str, jobs, seconds: float, clients: int, make_request):
+    import urllib3
+
+    pool = urllib3.PoolManager(maxsize=clients * 2)
+    latencies, statuses = [], []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    it = iter(jobs)
+
+    def run():
+        while time.monotonic() < deadline:
+            with lock:
+                job = next(it, None)
+            if job is None:
+                return
+            method, path, headers, body = make_request(job)
+            t0 = time.perf_counter()
+            r = pool.request(method, base + path, headers=headers, body=body, retries=False)
+            dt = time.perf_counter() - t0
+            with lock:
+                latencies.append(dt)
+                statuses.append((job, r.status))
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, statuses, time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--sets", type=int, default=None, help="Sets prepared (default: 400 per second of run).")
+    parser.add_argument("--workers", type=int, default=5, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+
+    name = f"mmit_bench_{os.getpid()}"
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
+    url = f"{args.pg}/{name}"
+    gunicorn = None
+    try:
+        n_sets = args.sets or int(400 * args.seconds)
+        t0 = time.monotonic()
+        plan = setup_database(url, n_sets, 20)
+        print(f"setup: {n_sets} sets of 20 in {time.monotonic() - t0:.1f} s")
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET,
+               "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+               "DATABASE_CONN_MAX_AGE": "60", "MMIT_THROTTLE_SUBMIT": "100000/min", "MMIT_LOG_LEVEL": "WARNING"}
+        gunicorn = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "backend.config.wsgi:application", "-b",
+             f"127.0.0.1:{port}", "-w", str(args.workers), "--threads", str(args.threads), "-k", "gthread",
+             "--log-level", "warning"], cwd=REPO, env=env)
+        base = f"http://127.0.0.1:{port}"
+        import urllib3
+
+        for _ in range(100):
+            try:
+                if urllib3.request("GET", base + "/api/health/", retries=False).status == 200:
+                    break
+            except Exception:
+                time.sleep(0.2)
+
+        health_lat, _, health_wall = load(base, range(10**9), min(10.0, args.seconds / 3), args.clients,
+                                          lambda j: ("GET", "/api/health/", {}, None))
+        health_rps = len(health_lat) / health_wall
+
+        def submit_request(job):
+            token, set_id, answers = job
+            body = json.dumps({"submission_id": str(uuid.uuid4()),
+                               "answers": [{"item": i, "answer": a, "ms": 900} for i, a in answers]})
+            return ("POST", f"/api/work/sets/{set_id}/submit/",
+                    {"X-Worker-Token": token, "Content-Type": "application/json"}, body)
+
+        lat, statuses, wall = load(base, plan, args.seconds, args.clients, submit_request)
+        ok = [job for job, status in statuses if status == 200]
+        errors = [status for _, status in statuses if status != 200]
+        rps = len(lat) / wall
+        print(f"baseline GET /api/health/: {health_rps:7.1f} req/s  p50 {percentile(health_lat, .5) * 1000:6.1f} ms  "
+              f"p99 {percentile(health_lat, .99) * 1000:6.1f} ms")
+        print(f"POST submit (20 answers) : {rps:7.1f} req/s  p50 {percentile(lat, .5) * 1000:6.1f} ms  "
+              f"p99 {percentile(lat, .99) * 1000:6.1f} ms  ({len(lat)} submissions, {len(errors)} non-200)")
+        print(f"ratio submit/health throughput: {rps / health_rps:.3f}")
+
+        from backend.annotation.models import Answer, Attempt, TaskSet
+
+        accepted_sets = TaskSet.objects.filter(status="accepted").count()
+        answers = Answer.objects.count()
+        attempts = Attempt.objects.count()
+        expected = sum(len([1 for i, _ in job[2]]) - 2 for job in ok)
+        print(f"reconcile: {len(ok)} accepted responses, {accepted_sets} accepted sets, {attempts} attempts, "
+              f"{answers} answers stored, {expected} expected -> "
+              f"{'OK' if answers == expected and accepted_sets == len(ok) == attempts else 'MISMATCH'}")
+        if errors:
+            print(f"non-200 statuses: {sorted(set(errors))}")
+    finally:
+        if gunicorn is not None:
+            gunicorn.terminate()
+            gunicorn.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=False)
+
+
+if __name__ == "__main__":
+    main()
