@@ -23,6 +23,7 @@ app.conf.include = [
     "workers.tasks.candidates",
     "workers.tasks.mturk",
     "workers.tasks.regions",
+    "workers.tasks.releases",
 ]
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
 app.conf.beat_schedule = {

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "backend.candidates",
     "backend.mturk",
     "backend.regions",
+    "backend.releases",
 ]
 
 MIDDLEWARE = [

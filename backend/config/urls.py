@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.annotation import views as work
 from backend.common.views import Health, JobDetail
+from backend.releases import views as releases
 from backend.videos import views as videos
 from backend.vocabulary import views as vocabulary
 
@@ -30,6 +31,7 @@ api = [
     path("work/sets/<uuid:set_id>/", work.SetDetail.as_view(), name="work-set"),
     path("work/sets/<uuid:set_id>/submit/", work.Submit.as_view(), name="work-submit"),
     path("work/media/<str:token>/", work.media, name="work-media"),
+    path("datasets/<str:name>/releases/", releases.ReleaseListCreate.as_view(), name="release-list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
