@@ -3,6 +3,7 @@ the environment switches database/broker/storage, and `manage.py demo` serves a 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def test_demo_serves_a_working_site_from_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(MMIT_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
     log = tmp_path / "demo.log"
-    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--port", str(port), "--clips", "6"],
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--port", str(port), "--clips", "8", "--rounds", "2"],
                             cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -141,7 +142,15 @@ def test_demo_serves_a_working_site_from_nothing(tmp_path):
                                        "csrfmiddlewaretoken": token, "next": "/admin/"}).encode()
         opener.open(urllib.request.Request(f"{base}/admin/login/", data=data, headers={"Referer": base}))
         videos = opener.open(f"{base}/api/datasets/demo/videos/?status=ok").read().decode()
-        assert '"count":6' in videos
+        assert '"count":8' in videos
+        # the simulated crowd brought the demo to life: answers, verified labels, blocked spammers
+        report = json.loads((tmp_path / "var" / "demo-simulation.json").read_text())
+        total = report["runs"]["majority"]["total"]
+        assert total["answers"] > 0 and total["verified_positive"] > 0
+        assert total["workers"]["random"]["blocked"] + total["workers"]["always-yes"]["blocked"] > 0
+        annotator = text.split("annotator link: ")[1].split()[0]
+        assert annotator.startswith(f"{base}/annotate/demo/?w=")
+        assert "annotate.js" in opener.open(annotator).read().decode()
         assert "Swagger" in opener.open(f"{base}/api/docs/").read().decode()
         css = opener.open(f"{base}/static/admin/css/base.css")
         assert css.status == 200

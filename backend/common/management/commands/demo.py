@@ -21,6 +21,7 @@ from backend.vocabulary.names import read_vocabulary_file
 from backend.vocabulary.services import vocabulary_load
 
 VOCABULARY = Path(__file__).resolve().parents[3] / "vocabulary" / "data" / "mmit_v2_292.txt"
+WORKERS = Path(__file__).resolve().parents[3] / "crowd" / "simulator" / "examples" / "workers.json"
 
 
 class Command(PlatformCommand):
@@ -32,13 +33,21 @@ class Command(PlatformCommand):
         parser.add_argument("--clips", type=int, default=200)
         parser.add_argument("--dataset", default="demo")
         parser.add_argument("--setup-only", action="store_true", help="Prepare everything, start nothing.")
+        parser.add_argument("--rounds", type=int, default=3, help="Simulated annotation rounds on a new demo.")
+        parser.add_argument("--no-simulate", action="store_true", help="Skip the simulated crowd campaign.")
 
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         username, password = self._curator()
         dataset = self._dataset(opts["dataset"], opts["clips"])
+        if not opts["no_simulate"]:
+            self._simulate(dataset, opts["rounds"])
         base = f"http://{opts['host']}:{opts['port']}"
+        from backend.crowd.links import worker_link_url
+        from backend.crowd.services import worker_get_or_create
+
+        annotator = worker_get_or_create(provider="inhouse", external_id="demo-annotator")
         lines = [
             "",
             "Multi-Moments platform demo",
@@ -48,6 +57,7 @@ class Command(PlatformCommand):
             f"  API docs      : {base}/api/docs/",
             f"  API schema    : {base}/api/schema/",
             f"  health        : {base}/api/health/",
+            f"  annotator link: {worker_link_url(worker=annotator, dataset_name=dataset.name).replace(settings.SITE_URL.rstrip('/'), base)}",
         ]
         self.stdout.write("\n".join(lines) + "\n")
         if opts["setup_only"]:
@@ -80,6 +90,18 @@ class Command(PlatformCommand):
         if report.imported:
             self.stdout.write(f"Imported {report.imported} videos with {report.labels_added} initial labels.")
         return dataset
+
+    def _simulate(self, dataset: Dataset, rounds: int) -> None:
+        """Bring a new demo to a living state: several rounds of simulated annotators (some of
+        them spammers, who get blocked) working through the real API."""
+        from backend.annotation.models import Answer
+
+        if Answer.objects.filter(question__dataset=dataset).exists():
+            return
+        folder = settings.VAR_DIR / "imports" / dataset.name
+        call_command("simulate_crowd", dataset=dataset.name, truth=folder / "truth.csv",
+                     workers=WORKERS, report=settings.VAR_DIR / "demo-simulation.json", rounds=rounds,
+                     concurrency=4, seed=7)
 
     def _serve(self, host: str, port: int) -> None:
         bin_dir = Path(sys.executable).parent
