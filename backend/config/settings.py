@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "backend.mturk",
     "backend.regions",
     "backend.releases",
+    "backend.dashboard",
 ]
 
 MIDDLEWARE = [

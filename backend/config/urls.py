@@ -43,6 +43,7 @@ urlpatterns = [
     path("", include("backend.mturk.urls")),
     path("", include("backend.regions.urls")),
     path("annotate/<str:name>/", work.annotate_page, name="annotate"),
+    path("dashboard/", include("backend.dashboard.urls")),
 ]
 
 if not settings.AWS_STORAGE_BUCKET_NAME:

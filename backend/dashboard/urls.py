@@ -1,0 +1,16 @@
+from django.urls import path
+
+from backend.dashboard import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("<str:name>/", views.overview, name="overview"),
+    path("<str:name>/workers/", views.workers, name="workers"),
+    path("<str:name>/workers/<int:worker_id>/", views.worker_detail, name="worker"),
+    path("<str:name>/workers/<int:worker_id>/unblock/", views.worker_unblock_view, name="worker-unblock"),
+    path("<str:name>/labels/", views.labels, name="labels"),
+    path("<str:name>/videos/<int:video_id>/", views.video, name="video"),
+    path("<str:name>/releases/", views.releases, name="releases"),
+    path("<str:name>/releases/export/", views.release_start, name="release-export"),
+]

@@ -1,0 +1,150 @@
+"""The curator dashboard: server-rendered pages, small ES modules for live progress and charts."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.crowd.models import Worker, WorkerEvent
+from backend.crowd.services import worker_unblock
+from backend.dashboard import selectors
+from backend.labels.models import Label
+from backend.releases.models import Release
+from backend.videos.models import Dataset
+from backend.videos.selectors import dataset_get
+from backend.vocabulary.models import Action
+
+PAGE = 50
+
+
+def _dataset(name: str) -> Dataset:
+    try:
+        return dataset_get(name=name)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+
+
+def _offset(request) -> int:
+    try:
+        return max(0, int(request.GET.get("offset", 0)))
+    except ValueError:
+        return 0
+
+
+# Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
+SECTIONS: list[tuple[str, str, str]] = []
+
+
+def _ctx(request, dataset: Dataset | None, section: str, **extra) -> dict:
+    links = []
+    if dataset is not None:
+        links = [{"section": key, "title": title, "url": reverse(url_name, args=[dataset.name])}
+                 for key, title, url_name in SECTIONS]
+    return {"dataset": dataset, "section": section, "datasets": Dataset.objects.order_by("name"),
+            "dashboard_links": links, **extra}
+
+
+@staff_member_required
+def home(request):
+    rows = [(d, selectors.dataset_overview(d)) for d in Dataset.objects.order_by("name")]
+    return render(request, "dashboard/home.html", _ctx(request, None, "home", rows=rows,
+                                                          jobs=selectors.running_jobs()))
+
+
+@staff_member_required
+def overview(request, name: str):
+    dataset = _dataset(name)
+    return render(request, "dashboard/overview.html", _ctx(
+        request, dataset, "overview", o=selectors.dataset_overview(dataset), jobs=selectors.running_jobs(dataset),
+        per_day=[{"label": str(r["day"]), "value": r["n"]} for r in selectors.answers_per_day(dataset)],
+        per_action=[{"label": r["name"], "value": r["n"]} for r in selectors.label_counts_by_action(dataset)],
+    ))
+
+
+@staff_member_required
+def workers(request, name: str):
+    dataset = _dataset(name)
+    offset = _offset(request)
+    rows = selectors.worker_rows(dataset=dataset, offset=offset, limit=PAGE)
+    return render(request, "dashboard/workers.html", _ctx(request, dataset, "workers", rows=rows, offset=offset,
+                                                           page=PAGE))
+
+
+@staff_member_required
+@require_POST
+def worker_unblock_view(request, name: str, worker_id: int):
+    worker = Worker.objects.filter(pk=worker_id).first()
+    if worker is None:
+        raise Http404("No such worker.")
+    try:
+        worker_unblock(worker=worker, reason=request.POST.get("reason", ""), actor=request.user)
+        messages.success(request, f"{worker} unblocked.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("dashboard:workers", args=[name]))
+
+
+@staff_member_required
+def worker_detail(request, name: str, worker_id: int):
+    dataset = _dataset(name)
+    worker = Worker.objects.filter(pk=worker_id).first()
+    if worker is None:
+        raise Http404("No such worker.")
+    from backend.annotation.selectors import worker_stats
+
+    return render(request, "dashboard/worker.html", _ctx(
+        request, dataset, "workers", worker=worker, stats=worker_stats(worker=worker),
+        events=WorkerEvent.objects.filter(worker=worker).select_related("actor")))
+
+
+@staff_member_required
+def labels(request, name: str):
+    dataset = _dataset(name)
+    offset = _offset(request)
+    f = {k: request.GET.get(k, "") for k in ("action", "state", "source")}
+    total, rows = selectors.label_page(dataset=dataset, offset=offset, limit=PAGE, **f)
+    return render(request, "dashboard/labels.html", _ctx(
+        request, dataset, "labels", rows=rows, total=total, offset=offset, page=PAGE, filters=f,
+        actions=Action.objects.filter(dataset=dataset, status=Action.Status.ACTIVE).order_by("name")
+        .values_list("name", flat=True),
+        states=[s for s in Label.State.values if s != "merged"], sources=Label.Source.values,
+        next_offset=offset + PAGE if offset + PAGE < total else None,
+        prev_offset=max(0, offset - PAGE) if offset else None,
+    ))
+
+
+@staff_member_required
+def video(request, name: str, video_id: int):
+    dataset = _dataset(name)
+    v, rows = selectors.video_detail(dataset=dataset, video_id=video_id)
+    if v is None:
+        raise Http404("No such video.")
+    v.media_url = default_storage.url(v.storage_key) if v.storage_key else ""
+    return render(request, "dashboard/video.html", _ctx(request, dataset, "labels", video=v, rows=rows))
+
+
+@staff_member_required
+def releases(request, name: str):
+    dataset = _dataset(name)
+    items = Release.objects.filter(dataset=dataset).order_by("-version")
+    return render(request, "dashboard/releases.html", _ctx(request, dataset, "releases", releases=items,
+                                                            jobs=selectors.running_jobs(dataset)))
+
+
+@staff_member_required
+@require_POST
+def release_start(request, name: str):
+    from workers.tasks.releases import export_release
+
+    dataset = _dataset(name)
+    job = job_create(kind="export_release", user=request.user, params={"dataset": dataset.name})
+    transaction.on_commit(lambda: export_release.delay(str(job.id), dataset.id))
+    messages.success(request, "Export started; progress shows below.")
+    return redirect(reverse("dashboard:releases", args=[name]))

@@ -1,0 +1,76 @@
+"""Dashboard pages render for staff, refuse others, and the unblock control works."""
+from __future__ import annotations
+
+import pytest
+
+from backend.crowd.models import WorkerEvent
+from backend.crowd.services import worker_block
+from backend.labels.models import Label
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def curator(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+def _urls(engine):
+    label = Label.objects.first()
+    return ["/dashboard/", "/dashboard/synthetic/", "/dashboard/synthetic/workers/", "/dashboard/synthetic/labels/",
+            "/dashboard/synthetic/labels/?state=pending&action=jumping", f"/dashboard/synthetic/videos/{label.video_id}/",
+            "/dashboard/synthetic/releases/"]
+
+
+def test_every_page_renders(engine, curator, make_worker):
+    w = make_worker("alice")
+    payload = w.assign().json()["set"]
+    from tests.engine import truth_of
+
+    w.submit(payload["id"], {i["id"]: truth_of(i["id"], engine) for i in payload["items"]})
+    for url in _urls(engine):
+        response = curator.get(url)
+        assert response.status_code == 200, url
+    assert b"alice" in curator.get("/dashboard/synthetic/workers/").content
+    video_page = curator.get(f"/dashboard/synthetic/videos/{Label.objects.filter(yes_count__gte=0).first().video_id}/")
+    assert b"<video" in video_page.content
+    assert curator.get("/dashboard/nope/").status_code == 404
+
+
+def test_pages_need_staff(engine, client, django_user_model):
+    for url in _urls(engine):
+        assert client.get(url).status_code == 302  # to the login page
+    user = django_user_model.objects.create_user(username="ann", password="pw-123456-x")
+    client.force_login(user)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_unblock_from_the_dashboard(engine, curator, make_worker, staff_user):
+    w = make_worker("mallory")
+    w.assign()
+    worker_block(worker=w.worker, reason="test block")
+    page = curator.get("/dashboard/synthetic/workers/")
+    assert b"test block" in page.content
+    response = curator.post(f"/dashboard/synthetic/workers/{w.worker.pk}/unblock/", {"reason": "reviewed the answers"})
+    assert response.status_code == 302
+    w.worker.refresh_from_db()
+    assert not w.worker.blocked
+    event = WorkerEvent.objects.get(worker=w.worker, kind="unblocked")
+    assert event.reason == "reviewed the answers" and event.actor == staff_user
+    # no reason: refused with a message, nothing changed
+    worker_block(worker=w.worker, reason="again")
+    curator.post(f"/dashboard/synthetic/workers/{w.worker.pk}/unblock/", {"reason": ""})
+    w.worker.refresh_from_db()
+    assert w.worker.blocked
+
+
+def test_export_from_the_dashboard(engine, curator, django_capture_on_commit_callbacks, settings, tmp_path):
+    from unittest import mock
+
+    with mock.patch("workers.tasks.releases.export_release.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = curator.post("/dashboard/synthetic/releases/export/")
+    assert response.status_code == 302 and delay.call_count == 1
+    page = curator.get("/dashboard/synthetic/releases/")
+    assert b"export_release" in page.content and b"data-job" in page.content
