@@ -28,6 +28,7 @@ app.conf.include = [
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
 app.conf.beat_schedule = {
     "expire-abandoned-sets": {"task": "mmit.annotation.expire_sets", "schedule": 60.0},
+    "mturk-review": {"task": "mmit.mturk.review", "schedule": 300.0},
 }
 
 

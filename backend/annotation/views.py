@@ -26,7 +26,7 @@ from backend.annotation.serializers import (
     TaskSetSerializer,
 )
 from backend.annotation.services.assign import taskset_assign
-from backend.annotation.services.submit import SET_NOT_FOUND, NOT_YOUR_SET, taskset_submit
+from backend.annotation.services.submit import NOT_YOUR_SET, SET_CLOSED, SET_NOT_FOUND, taskset_submit
 from backend.common.errors import Forbidden, NotFound
 from backend.crowd.providers import identify_worker
 from backend.crowd.providers.inhouse import HEADER
@@ -34,6 +34,8 @@ from backend.crowd.services import worker_touch
 from backend.videos.selectors import dataset_get
 
 NO_WORK = "There is no work available for you right now. Thank you!"
+ALREADY_ACCEPTED = "You already submitted this set and it was accepted. Thank you!"
+PREVIEW_NO_SUBMIT = "This is a preview: accept the task to answer and submit."
 
 
 class _CsrfCheck(SessionAuthentication):
@@ -83,8 +85,19 @@ class Assign(WorkView):
             payload = preview_payload(dataset=dataset, prompt=prompt)
             return Response({"set": payload, "detail": "" if payload else NO_WORK})
         worker_touch(worker=worker)
-        taskset = taskset_assign(dataset=dataset, worker=worker, prompt=prompt,
-                                 provider_ref=provider.assignment_ref(request))
+        ref = provider.assignment_ref(request)
+        if ref:
+            # One provider assignment (an MTurk assignment) is one set: once its set is closed, the
+            # page shows that outcome again instead of handing out a new set (no gold by trial).
+            closed = TaskSet.objects.filter(
+                worker=worker, provider_ref=ref, status__in=[TaskSet.Status.ACCEPTED, TaskSet.Status.FAILED]
+            ).order_by("-id").first()
+            if closed is not None:
+                if closed.status == TaskSet.Status.FAILED:
+                    return Response({"set": None, "status": closed.status, "detail": SET_CLOSED})
+                return Response({"set": None, "status": closed.status, "detail": ALREADY_ACCEPTED,
+                                 **provider.accepted_payload(closed)})
+        taskset = taskset_assign(dataset=dataset, worker=worker, prompt=prompt, provider_ref=ref)
         if taskset is None:
             return Response({"set": None, "detail": NO_WORK})
         return Response({"set": taskset_payload(taskset), "detail": ""})
@@ -108,6 +121,8 @@ class Submit(WorkView):
     @extend_schema(request=SubmitSerializer, responses={200: SubmitResponseSerializer, 422: SubmitResponseSerializer})
     def post(self, request, set_id):
         provider, worker = _worker(request)
+        if provider.is_preview(request):
+            raise Forbidden(PREVIEW_NO_SUBMIT)
         payload = SubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         outcome = taskset_submit(worker=worker, set_id=set_id, submission_id=payload.validated_data["submission_id"],

@@ -226,5 +226,32 @@ MMIT_BLOCK_GOLD_MIN = env_int("MMIT_BLOCK_GOLD_MIN", 20)
 MMIT_BLOCK_GOLD_ACCURACY = float(env_str("MMIT_BLOCK_GOLD_ACCURACY", "0.7"))
 MMIT_BLOCK_EARLY_GOLD_MIN = env_int("MMIT_BLOCK_EARLY_GOLD_MIN", 6)
 MMIT_BLOCK_EARLY_ACCURACY = float(env_str("MMIT_BLOCK_EARLY_ACCURACY", "0.55"))
+# Sign-in attempts per client address (django-ratelimit syntax).
+MMIT_LOGIN_RATE = env_str("MMIT_LOGIN_RATE", "10/m")
+# django-ratelimit counts in the cache. Without Redis (the embedded single-machine default) the
+# cache is per process, which django-ratelimit flags; with REDIS_URL its checks apply in full.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
 # Signed annotator links (in-house provider) expire after this many seconds.
 MMIT_WORKER_LINK_MAX_AGE = env_int("MMIT_WORKER_LINK_MAX_AGE", 7 * 24 * 3600)
+
+# Amazon Mechanical Turk (credentials never here: boto3's own chain supplies them).
+MMIT_MTURK_SANDBOX = env_bool("MMIT_MTURK_SANDBOX", True)  # False: the production requester endpoint
+MMIT_MTURK_REGION = env_str("MMIT_MTURK_REGION", "us-east-1")
+MMIT_MTURK_MAX_ATTEMPTS = env_int("MMIT_MTURK_MAX_ATTEMPTS", 6)  # retries of throttled/transient calls
+MMIT_MTURK_BACKOFF_BASE = float(env_str("MMIT_MTURK_BACKOFF_BASE", "0.5"))
+MMIT_MTURK_BACKOFF_MAX = float(env_str("MMIT_MTURK_BACKOFF_MAX", "20"))
+MMIT_MTURK_MIN_APPROVAL_RATE = env_int("MMIT_MTURK_MIN_APPROVAL_RATE", 95)  # 0 disables the requirement
+MMIT_MTURK_LOCALES = env_list("MMIT_MTURK_LOCALES", ["US"])
+MMIT_MTURK_BLOCK_QUALIFICATION_NAME = env_str("MMIT_MTURK_BLOCK_QUALIFICATION_NAME", "MMIT soft block")
+MMIT_MTURK_HIT_LIFETIME = env_int("MMIT_MTURK_HIT_LIFETIME", 7 * 24 * 3600)
+MMIT_MTURK_AUTO_APPROVAL_DELAY = env_int("MMIT_MTURK_AUTO_APPROVAL_DELAY", 3 * 24 * 3600)
+MMIT_MTURK_FRAME_HEIGHT = env_int("MMIT_MTURK_FRAME_HEIGHT", 800)
+MMIT_MTURK_FRAME_ANCESTORS = env_list(
+    "MMIT_MTURK_FRAME_ANCESTORS",
+    ["https://worker.mturk.com", "https://www.mturk.com", "https://workersandbox.mturk.com"],
+)
+MMIT_MTURK_SUBMIT_ORIGINS = env_list(
+    "MMIT_MTURK_SUBMIT_ORIGINS", ["https://www.mturk.com", "https://workersandbox.mturk.com"]
+)
+MMIT_MTURK_HARD_BLOCK_AFTER_REJECTIONS = env_int("MMIT_MTURK_HARD_BLOCK_AFTER_REJECTIONS", 3)
+MMIT_MTURK_REJECT_GRACE_SECONDS = env_int("MMIT_MTURK_REJECT_GRACE_SECONDS", 600)

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
 from django.views.static import serve
+from django_ratelimit.decorators import ratelimit
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.annotation import views as work
@@ -36,7 +37,11 @@ api = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+# Sign-in is throttled per client address (django-ratelimit): repeated password guesses get 403.
+login = ratelimit(key="ip", rate=settings.MMIT_LOGIN_RATE, method="POST", block=True)(admin.site.login)
+
 urlpatterns = [
+    path("admin/login/", login, name="login"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("api/", include("backend.candidates.urls")),

@@ -17,6 +17,10 @@ const state = {
 };
 
 const isPreview = () => pageParam('preview') === '1' || pageParam('assignmentId') === 'ASSIGNMENT_ID_NOT_AVAILABLE';
+// Inside Mechanical Turk's frame one HIT is one set: no "Next set", and the HIT is submitted to
+// MTurk (from this frame) only once the platform has accepted the answers.
+const inMTurk = () => pageParam('assignmentId') !== null;
+const RETURN_HIT = ' Please return this HIT on Mechanical Turk.';
 
 function say(text, kind = 'info') {
   banner.textContent = text;
@@ -140,7 +144,15 @@ async function load() {
   const { ok, data, status } = await api(`${app.dataset.api}${encodeURIComponent(dataset)}/sets/`, { method: 'POST' });
   state.busy = false;
   if (!ok) { say(data.detail || `Error ${status}`, 'error'); title.textContent = 'No task'; updateProgress(); return; }
-  if (!data.set) { grid.replaceChildren(); title.textContent = 'All done'; say(data.detail, 'info'); updateProgress(); return; }
+  if (!data.set) {
+    grid.replaceChildren();
+    updateProgress();
+    if (data.status === 'failed') { title.textContent = 'Set closed'; say(data.detail + (inMTurk() ? RETURN_HIT : ''), 'error'); return; }
+    title.textContent = data.status === 'accepted' ? 'Answers accepted' : 'All done';
+    say(data.detail, data.status === 'accepted' ? 'success' : 'info');
+    if (data.external_submit) offerExternal(data.external_submit);
+    return;
+  }
   render(data.set);
 }
 
@@ -155,6 +167,14 @@ function postExternal(target) {
     form.append(input);
   }
   form.submit();
+}
+
+function offerExternal(target) {
+  // The set was accepted earlier but the HIT did not reach MTurk (e.g. the page was reloaded):
+  // let the worker send it again; nothing has to be answered twice.
+  submitButton.textContent = 'Submit HIT';
+  submitButton.disabled = false;
+  submitButton.onclick = () => { submitButton.disabled = true; postExternal(target); };
 }
 
 async function submit() {
@@ -177,16 +197,22 @@ async function submit() {
   state.busy = false;
   const { status, data } = result;
   if (status === 200 && data.status === 'accepted') {
-    say(data.detail, 'success');
     grid.classList.add('done');
-    if (data.external_submit) { postExternal(data.external_submit); return; }
+    if (data.external_submit) { say(data.detail, 'success'); postExternal(data.external_submit); return; }
+    if ('external_submit' in data || inMTurk()) {
+      // accepted and saved, but there is no MTurk form to post to: say so, offer nothing else
+      say(data.detail, data.external_submit === null ? 'warning' : 'success');
+      submitButton.disabled = true;
+      return;
+    }
+    say(data.detail, 'success');
     submitButton.textContent = 'Next set';
     submitButton.disabled = false;
     submitButton.onclick = () => { submitButton.onclick = null; submitButton.textContent = 'Submit answers'; grid.classList.remove('done'); load(); };
     return;
   }
   if (status === 422) {
-    if (data.status === 'failed') { say(data.detail, 'error'); submitButton.disabled = true; return; }
+    if (data.status === 'failed') { say(data.detail + (inMTurk() ? RETURN_HIT : ''), 'error'); submitButton.disabled = true; return; }
     say(`${data.detail} (${data.attempts_left} attempt${data.attempts_left === 1 ? '' : 's'} left)`, 'warning');
     state.submissionId = null;
     updateProgress();

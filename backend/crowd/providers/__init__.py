@@ -1,7 +1,7 @@
 """The crowd providers the platform knows, in the order requests are matched against them.
 
-Providers register here by appending an instance (the MTurk provider adds itself the same way);
-a plain list rather than a string registry, so every entry is a name you can jump to.
+A plain list rather than a string registry, so every entry is a name you can jump to. MTurk comes
+first: a request carrying an MTurk assignment is an MTurk request even from a signed-in browser.
 """
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from backend.common.errors import Forbidden
 from backend.crowd.models import Worker
 from backend.crowd.providers.base import CrowdProvider
 from backend.crowd.providers.inhouse import InHouseProvider
+from backend.crowd.providers.mturk import MTurkProvider
 
-PROVIDERS: list[CrowdProvider] = [InHouseProvider()]
+IN_HOUSE = InHouseProvider()
+PROVIDERS: list[CrowdProvider] = [MTurkProvider(), IN_HOUSE]
 NOT_A_WORKER = "Open this page from your annotator link, or sign in."
 
 
@@ -18,7 +20,7 @@ def provider_for(name: str) -> CrowdProvider:
     for provider in PROVIDERS:
         if provider.name == name:
             return provider
-    return PROVIDERS[0]
+    return IN_HOUSE
 
 
 def identify_worker(request) -> tuple[CrowdProvider, Worker]:

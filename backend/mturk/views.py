@@ -1,0 +1,222 @@
+"""Staff API for MTurk (publish, HITs, assignments, spend, per-worker actions) and the set page
+as MTurk frames it."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.annotation.views import annotate_page
+from backend.common.errors import Conflict
+from backend.common.jobs import job_create
+from backend.common.models import Job
+from backend.crowd.models import Worker
+from backend.common.views import JobSerializer
+from backend.mturk.conf import mturk_setting
+from backend.mturk.gateway import configured_sandbox
+from backend.mturk.models import Batch
+from backend.mturk.selectors import (
+    assignment_list,
+    batch_get,
+    batch_list,
+    hit_get,
+    hit_list,
+    worker_get,
+    worker_list,
+    workers_to_notify,
+)
+from backend.mturk.serializers import (
+    BatchCreateSerializer,
+    BatchSerializer,
+    BatchStartedSerializer,
+    BlockSerializer,
+    BonusCreatedSerializer,
+    BonusSerializer,
+    CountSerializer,
+    HitDetailSerializer,
+    HitSerializer,
+    NotifySerializer,
+    StandingSerializer,
+    UnblockSerializer,
+    WorkerSerializer,
+)
+from backend.mturk.services.publish import batch_create, batch_job_restart
+from backend.mturk.services.workers import (
+    bonus_create,
+    notices_queue,
+    worker_block_request,
+    worker_unblock_request,
+)
+from backend.videos.selectors import dataset_get
+
+BATCH_RUNNING = "This batch is being published; wait for its job to finish."
+
+
+def _enqueue_publish(batch: Batch) -> None:
+    from workers.tasks.mturk import publish_batch
+
+    job_id, batch_id = str(batch.job_id), batch.pk
+    transaction.on_commit(lambda: publish_batch.delay(job_id, batch_id))
+
+
+def _enqueue_sync(worker: Worker) -> None:
+    from workers.tasks.mturk import sync_worker_block
+
+    worker_id = worker.pk
+    transaction.on_commit(lambda: sync_worker_block.delay(worker_id))
+
+
+class BatchListCreate(generics.ListAPIView):
+    """Batches with budget, committed and actually spent; POST publishes a new one (202 + Job)."""
+
+    serializer_class = BatchSerializer
+
+    def get_queryset(self):
+        return batch_list()
+
+    @extend_schema(request=BatchCreateSerializer, responses={202: BatchStartedSerializer})
+    def post(self, request):
+        payload = BatchCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        dataset = dataset_get(name=data.pop("dataset"))
+        lifetime_hours = data.pop("lifetime_hours", None)
+        with transaction.atomic():
+            batch = batch_create(dataset=dataset, sandbox=configured_sandbox(), user=request.user,
+                                 lifetime_seconds=lifetime_hours * 3600 if lifetime_hours else None, **data)
+            _enqueue_publish(batch)
+        return Response({"batch": BatchSerializer(batch_get(public_id=batch.public_id)).data,
+                         "job": JobSerializer(batch.job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class BatchDetail(APIView):
+    @extend_schema(responses=BatchSerializer)
+    def get(self, request, public_id):
+        return Response(BatchSerializer(batch_get(public_id=public_id)).data)
+
+
+class BatchPublish(APIView):
+    """Resume publishing a batch (after an outage or a refused HIT); never duplicates HITs."""
+
+    @extend_schema(request=None, responses={202: BatchStartedSerializer})
+    def post(self, request, public_id):
+        batch = batch_get(public_id=public_id)
+        if batch.status in (Batch.Status.QUEUED, Batch.Status.PUBLISHING) and batch.job \
+                and batch.job.status in (Job.Status.QUEUED, Job.Status.RUNNING):
+            raise Conflict(BATCH_RUNNING)
+        with transaction.atomic():
+            batch = batch_job_restart(batch=batch, user=request.user)
+            _enqueue_publish(batch)
+        return Response({"batch": BatchSerializer(batch_get(public_id=batch.public_id)).data,
+                         "job": JobSerializer(batch.job).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class BatchHits(generics.ListAPIView):
+    serializer_class = HitSerializer
+
+    def get_queryset(self):
+        return hit_list(batch=batch_get(public_id=self.kwargs["public_id"]))
+
+
+class HitDetail(APIView):
+    """A HIT with its assignments and their sets (the RequesterAnnotation of each HIT links here)."""
+
+    @extend_schema(responses=HitDetailSerializer)
+    def get(self, request, ref: str):
+        hit = hit_get(ref=ref)
+        hit.assignment_rows = assignment_list(hit=hit)
+        return Response(HitDetailSerializer(hit).data)
+
+
+class WorkerList(generics.ListAPIView):
+    serializer_class = WorkerSerializer
+
+    def get_queryset(self):
+        return worker_list()
+
+
+class WorkerDetail(APIView):
+    @extend_schema(responses=WorkerSerializer)
+    def get(self, request, worker_id: str):
+        return Response(WorkerSerializer(worker_get(worker_id=worker_id)).data)
+
+
+class WorkerBlock(APIView):
+    """Block on the platform, then on MTurk: the soft-block qualification, and with `hard` also
+    CreateWorkerBlock (done by a Celery task)."""
+
+    @extend_schema(request=BlockSerializer, responses={202: StandingSerializer})
+    def post(self, request, worker_id: str):
+        worker = worker_get(worker_id=worker_id)
+        payload = BlockSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with transaction.atomic():
+            standing = worker_block_request(worker=worker, actor=request.user, **payload.validated_data)
+            _enqueue_sync(worker)
+        return Response(StandingSerializer(standing).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WorkerUnblock(APIView):
+    @extend_schema(request=UnblockSerializer, responses={202: StandingSerializer})
+    def post(self, request, worker_id: str):
+        worker = worker_get(worker_id=worker_id)
+        payload = UnblockSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        with transaction.atomic():
+            standing = worker_unblock_request(worker=worker, actor=request.user, **payload.validated_data)
+            _enqueue_sync(worker)
+        return Response(StandingSerializer(standing).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WorkerBonus(APIView):
+    """Record a bonus within the batch budget; the review loop sends it (with its request token)."""
+
+    @extend_schema(request=BonusSerializer, responses={202: BonusCreatedSerializer})
+    def post(self, request, worker_id: str):
+        worker = worker_get(worker_id=worker_id)
+        payload = BonusSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        bonus = bonus_create(worker=worker, actor=request.user, **payload.validated_data)
+        return Response(BonusCreatedSerializer(bonus).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WorkerNotify(APIView):
+    """Queue an e-mail to workers (by id, or everyone who worked on a batch); sent by 100s."""
+
+    @extend_schema(request=NotifySerializer, responses={202: CountSerializer})
+    def post(self, request):
+        payload = NotifySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        workers = workers_to_notify(batch_public_id=data.get("batch"), worker_ids=data.get("worker_ids"))
+        n = notices_queue(workers=workers, subject=data["subject"], message=data["message"],
+                          sandbox=configured_sandbox(), actor=request.user)
+        return Response({"queued": n}, status=status.HTTP_202_ACCEPTED)
+
+
+class ReviewStart(APIView):
+    """Run the review loop now instead of waiting for the beat schedule."""
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request):
+        from workers.tasks.mturk import review
+
+        job = job_create(kind="mturk_review", user=request.user, params={"sandbox": configured_sandbox()})
+        job_id = str(job.id)
+        transaction.on_commit(lambda: review.delay(job_id))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+@xframe_options_exempt
+@require_GET
+def mturk_annotate_page(request, name: str):
+    """The annotator page as MTurk frames it: framing allowed for MTurk's hosts only (CSP
+    frame-ancestors); every other page of the site keeps X-Frame-Options DENY."""
+    response = annotate_page(request, name)
+    ancestors = " ".join(mturk_setting("MMIT_MTURK_FRAME_ANCESTORS"))
+    response["Content-Security-Policy"] = f"frame-ancestors 'self' {ancestors}"
+    return response
