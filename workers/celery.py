@@ -24,11 +24,13 @@ app.conf.include = [
     "workers.tasks.mturk",
     "workers.tasks.regions",
     "workers.tasks.releases",
+    "workers.tasks.training",
 ]
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
 app.conf.beat_schedule = {
     "expire-abandoned-sets": {"task": "mmit.annotation.expire_sets", "schedule": 60.0},
     "mturk-review": {"task": "mmit.mturk.review", "schedule": 300.0},
+    "reap-stuck-runs": {"task": "mmit.training.reap_runs", "schedule": 600.0},
 }
 
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "backend.mturk",
     "backend.regions",
     "backend.releases",
+    "backend.training",
     "backend.dashboard",
 ]
 
@@ -255,3 +256,6 @@ MMIT_MTURK_SUBMIT_ORIGINS = env_list(
 )
 MMIT_MTURK_HARD_BLOCK_AFTER_REJECTIONS = env_int("MMIT_MTURK_HARD_BLOCK_AFTER_REJECTIONS", 3)
 MMIT_MTURK_REJECT_GRACE_SECONDS = env_int("MMIT_MTURK_REJECT_GRACE_SECONDS", 600)
+
+# Retraining: a run that has not finished within this many seconds is stopped and marked failed.
+MMIT_TRAIN_TIMEOUT = env_int("MMIT_TRAIN_TIMEOUT", 6 * 3600)

@@ -1,0 +1,189 @@
+"""Scheduled retraining: release -> training on the `ml` queue -> predictions -> candidates.
+
+Every step is idempotent: an unchanged dataset exports to the same release, a release and a
+configuration make one run at most, a finished run is never trained again, and a run stuck past
+its time limit is marked failed with the reason.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backend.common.errors import DomainError
+from backend.releases.models import Release
+from backend.releases.services import release_export
+from backend.training.models import ModelRun
+from backend.videos.models import Dataset, Video
+
+DEFAULT_CONFIG = {"model": "i3d_r50", "loss": "wlsep", "epochs": 10, "batch_size": 8}
+TRAIN_FAILED = "Training failed (exit code {code}): {tail}"
+PREDICT_FAILED = "Prediction failed (exit code {code}): {tail}"
+TIMED_OUT = "Timed out after {seconds} s without finishing."
+RUN_NOT_DONE = "Run {run} has not finished training."
+ARTIFACTS = ("config.json", "metrics.json", "metrics.png", "eval.json", "best.pt", "predictions.csv")
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def run_dir(run: ModelRun) -> Path:
+    return Path(settings.VAR_DIR) / "runs" / f"run-{run.pk}"
+
+
+def train_argv(*, config: dict, release: Path, out: Path) -> list[str]:
+    """`python -m ml.train` arguments from a config dict (underscores become dashes)."""
+    argv = [sys.executable, "-m", "ml.train", "--release", str(release), "--out", str(out), "--no-progress"]
+    for key, value in sorted(config.items()):
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, (list, tuple)):
+            argv += [flag, *map(str, value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+@transaction.atomic
+def run_for_release(*, release: Release, config: dict) -> tuple[ModelRun, bool]:
+    """The run of this configuration on this release, created if new (never twice)."""
+    digest = config_hash(config)
+    existing = ModelRun.objects.filter(release=release, config_hash=digest).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return ModelRun.objects.create(dataset=release.dataset, release=release, config=config,
+                                           config_hash=digest), True
+    except IntegrityError:  # a concurrent schedule created it first
+        return ModelRun.objects.get(release=release, config_hash=digest), False
+
+
+def retrain_prepare(*, dataset: Dataset, config: dict | None = None) -> tuple[ModelRun, bool]:
+    """Export a fresh release (the same one when nothing changed) and its run."""
+    local = not getattr(settings, "AWS_STORAGE_BUCKET_NAME", "")
+    release = release_export(dataset=dataset, with_media=not local)
+    return run_for_release(release=release, config={**DEFAULT_CONFIG, **(config or {})})
+
+
+def run_claim(*, run_id: int) -> ModelRun | None:
+    """Mark a run running; None when it is finished or another worker holds it (replays)."""
+    with transaction.atomic():
+        run = ModelRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status in (ModelRun.Status.SUCCEEDED,):
+            return None
+        stale = timezone.now() - timedelta(seconds=settings.MMIT_TRAIN_TIMEOUT)
+        if run.status == ModelRun.Status.RUNNING and run.heartbeat_at and run.heartbeat_at > stale:
+            return None
+        run.status, run.error = ModelRun.Status.RUNNING, ""
+        run.started_at = run.heartbeat_at = timezone.now()
+        run.attempts += 1
+        run.save(update_fields=["status", "error", "started_at", "heartbeat_at", "attempts"])
+        return run
+
+
+def _tail(text: str, n: int = 800) -> str:
+    return text[-n:].strip()
+
+
+def _media_root(release: Release) -> str:
+    root = Path(release.manifest.get("media_root", settings.MEDIA_ROOT))
+    return str(root if root.is_absolute() else Path(release.path) / root)
+
+
+def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
+    """Train (resuming from the run directory when a previous attempt was interrupted), predict
+    over every video of the dataset, store the artifacts, and record the metrics."""
+    out = run_dir(run)
+    out.mkdir(parents=True, exist_ok=True)
+    timeout = timeout or settings.MMIT_TRAIN_TIMEOUT
+    argv = train_argv(config=run.config, release=Path(run.release.path), out=out)
+    if (out / "checkpoint.pt").exists():
+        argv.append("--resume")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=settings.BASE_DIR)
+    except subprocess.TimeoutExpired:
+        return run_fail(run=run, error=TIMED_OUT.format(seconds=timeout))
+    if done.returncode != 0:
+        return run_fail(run=run, error=TRAIN_FAILED.format(code=done.returncode, tail=_tail(done.stderr)))
+    ModelRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+
+    videos = out / "videos.csv"
+    with open(videos, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path"])
+        for key in Video.objects.filter(dataset=run.dataset, status=Video.Status.OK).order_by("id").values_list(
+                "storage_key", flat=True).iterator(chunk_size=10_000):
+            w.writerow([key])
+    checkpoint = out / "best.pt" if (out / "best.pt").exists() else out / "checkpoint.pt"
+    predict = [sys.executable, "-m", "ml.predict", "--checkpoint", str(checkpoint), "--videos", str(videos),
+               "--video-root", _media_root(run.release), "--out", str(out / "predictions.csv"), "--no-progress"]
+    try:
+        done = subprocess.run(predict, capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=settings.BASE_DIR)
+    except subprocess.TimeoutExpired:
+        return run_fail(run=run, error=TIMED_OUT.format(seconds=timeout))
+    if done.returncode != 0:
+        return run_fail(run=run, error=PREDICT_FAILED.format(code=done.returncode, tail=_tail(done.stderr)))
+
+    artifacts = {}
+    for name in ARTIFACTS:
+        path = out / name
+        if path.exists():
+            key = f"models/{run.dataset.name}/run-{run.pk}/{name}"
+            if default_storage.exists(key):
+                default_storage.delete(key)
+            with open(path, "rb") as f:
+                artifacts[name] = default_storage.save(key, File(f, name=name))
+    metrics = {
+        "epochs": json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else [],
+        "eval": json.loads((out / "eval.json").read_text()) if (out / "eval.json").exists() else {},
+    }
+    ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.SUCCEEDED, artifacts=artifacts, metrics=metrics,
+                                              finished_at=timezone.now(), error="")
+    run.refresh_from_db()
+    return run
+
+
+def run_fail(*, run: ModelRun, error: str) -> ModelRun:
+    ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.FAILED, error=error, finished_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def runs_reap(*, now=None) -> int:
+    """Runs that stopped reporting past the time limit (a lost worker) are marked failed."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.MMIT_TRAIN_TIMEOUT)
+    return ModelRun.objects.filter(status=ModelRun.Status.RUNNING, heartbeat_at__lt=stale).update(
+        status=ModelRun.Status.FAILED, error=TIMED_OUT.format(seconds=settings.MMIT_TRAIN_TIMEOUT), finished_at=now)
+
+
+def run_predictions_path(*, run: ModelRun) -> Path:
+    """A local copy of the run's predictions (from storage when the run trained elsewhere)."""
+    if run.status != ModelRun.Status.SUCCEEDED or "predictions.csv" not in run.artifacts:
+        raise DomainError(RUN_NOT_DONE.format(run=run.pk))
+    local = run_dir(run) / "predictions.csv"
+    if not local.exists():
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(run.artifacts["predictions.csv"], "rb") as src, open(local, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return local
