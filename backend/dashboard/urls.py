@@ -13,4 +13,6 @@ urlpatterns = [
     path("<str:name>/videos/<int:video_id>/", views.video, name="video"),
     path("<str:name>/releases/", views.releases, name="releases"),
     path("<str:name>/releases/export/", views.release_start, name="release-export"),
+    path("<str:name>/models/", views.models, name="models"),
+    path("<str:name>/models/retrain/", views.retrain_start, name="retrain"),
 ]

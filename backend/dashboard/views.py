@@ -39,7 +39,9 @@ def _offset(request) -> int:
 
 
 # Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
-SECTIONS: list[tuple[str, str, str]] = []
+SECTIONS: list[tuple[str, str, str]] = [
+    ("models", "Models", "dashboard:models"),
+]
 
 
 def _ctx(request, dataset: Dataset | None, section: str, **extra) -> dict:
@@ -148,3 +150,38 @@ def release_start(request, name: str):
     transaction.on_commit(lambda: export_release.delay(str(job.id), dataset.id))
     messages.success(request, "Export started; progress shows below.")
     return redirect(reverse("dashboard:releases", args=[name]))
+
+
+def _run_summary(run) -> dict:
+    splits = (run.metrics.get("eval") or {}).get("splits", {})
+    split = "val" if "val" in splits else (next(iter(splits)) if splits else None)
+    final = splits.get(split, {}) if split else {}
+    return {"run": run, "split": split, "final": final,
+            "per_class": sorted(((k, v) for k, v in (final.get("per_class_ap") or {}).items() if v is not None),
+                                key=lambda kv: -kv[1])}
+
+
+@staff_member_required
+def models(request, name: str):
+    from backend.training.models import ModelRun
+
+    dataset = _dataset(name)
+    runs = [_run_summary(r) for r in ModelRun.objects.filter(dataset=dataset).select_related("release")[:50]]
+    over_time = {"series": {m: [{"x": i + 1, "y": round(r["final"].get(m, 0) or 0, 4)}
+                                for i, r in enumerate(reversed([r for r in runs if r["final"]]))]
+                            for m in ("top1", "top5", "micro_map", "macro_map")}, "ymax": 1}
+    selected = next((r for r in runs if str(r["run"].pk) == request.GET.get("run")), runs[0] if runs else None)
+    per_class = [{"label": k, "value": round(v, 3)} for k, v in (selected["per_class"] if selected else [])][:40]
+    return render(request, "dashboard/models.html", _ctx(request, dataset, "models", runs=runs, selected=selected,
+                                                          over_time=over_time, per_class=per_class))
+
+
+@staff_member_required
+@require_POST
+def retrain_start(request, name: str):
+    from workers.tasks.training import retrain
+
+    dataset = _dataset(name)
+    transaction.on_commit(lambda: retrain.delay(dataset.name, None))
+    messages.success(request, "Retraining started: a release is exported, then a model trains on the ml queue.")
+    return redirect(reverse("dashboard:models", args=[name]))

@@ -74,3 +74,22 @@ def test_export_from_the_dashboard(engine, curator, django_capture_on_commit_cal
     assert response.status_code == 302 and delay.call_count == 1
     page = curator.get("/dashboard/synthetic/releases/")
     assert b"export_release" in page.content and b"data-job" in page.content
+
+
+def test_models_page_and_retrain_button(engine, curator, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from backend.releases.services import release_export
+    from backend.training.models import ModelRun
+    from backend.training.services import run_for_release
+
+    run, _ = run_for_release(release=release_export(dataset=engine["dataset"]), config={"model": "i3d_r50",
+                                                                                      "loss": "wlsep"})
+    ModelRun.objects.filter(pk=run.pk).update(status="succeeded", metrics={"epochs": [], "eval": {"splits": {"val": {
+        "top1": 0.5, "top5": 0.9, "micro_map": 0.6, "macro_map": 0.4, "per_class_ap": {"jumping": 0.7}}}}})
+    page = curator.get("/dashboard/synthetic/models/")
+    assert page.status_code == 200 and b"0.600" in page.content and b'"jumping"' in page.content
+    with mock.patch("workers.tasks.training.retrain.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert curator.post("/dashboard/synthetic/models/retrain/").status_code == 302
+    delay.assert_called_once_with("synthetic", None)
