@@ -31,6 +31,8 @@ app.conf.beat_schedule = {
     "expire-abandoned-sets": {"task": "mmit.annotation.expire_sets", "schedule": 60.0},
     "mturk-review": {"task": "mmit.mturk.review", "schedule": 300.0},
     "reap-stuck-runs": {"task": "mmit.training.reap_runs", "schedule": 600.0},
+    "regions-advance": {"task": "mmit.regions.advance_all", "schedule": 60.0},
+    "regions-expire-drawing-sets": {"task": "mmit.regions.expire_drawing_sets", "schedule": 60.0},
 }
 
 

@@ -43,7 +43,7 @@ class _CsrfCheck(SessionAuthentication):
         self.enforce_csrf(request)
 
 
-def _worker(request):
+def worker_for_request(request):
     """Identify the worker; requests authenticated by the session cookie must carry CSRF."""
     provider, worker = identify_worker(request)
     token_based = bool(request.META.get(HEADER) or request.GET.get("w"))
@@ -77,7 +77,7 @@ class Assign(WorkView):
     @extend_schema(request=None, responses=AssignResponseSerializer)
     def post(self, request, name: str):
         dataset = dataset_get(name=name)
-        provider, worker = _worker(request)
+        provider, worker = worker_for_request(request)
         prompt = request.query_params.get("prompt", Prompt.SEEN_OR_HEARD)
         if prompt not in Prompt.values:
             prompt = Prompt.SEEN_OR_HEARD
@@ -106,7 +106,7 @@ class Assign(WorkView):
 class SetDetail(WorkView):
     @extend_schema(responses=TaskSetSerializer)
     def get(self, request, set_id):
-        _, worker = _worker(request)
+        _, worker = worker_for_request(request)
         taskset = TaskSet.objects.select_related("dataset", "action").filter(public_id=set_id).first()
         if taskset is None:
             raise NotFound(SET_NOT_FOUND)
@@ -120,7 +120,7 @@ class Submit(WorkView):
 
     @extend_schema(request=SubmitSerializer, responses={200: SubmitResponseSerializer, 422: SubmitResponseSerializer})
     def post(self, request, set_id):
-        provider, worker = _worker(request)
+        provider, worker = worker_for_request(request)
         if provider.is_preview(request):
             raise Forbidden(PREVIEW_NO_SUBMIT)
         payload = SubmitSerializer(data=request.data)
@@ -159,5 +159,8 @@ def media(request, token: str):
 @ensure_csrf_cookie
 @require_GET
 def annotate_page(request, name: str):
-    dataset = dataset_get(name=name)
+    try:
+        dataset = dataset_get(name=name)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
     return render(request, "annotation/annotate.html", {"dataset": dataset})

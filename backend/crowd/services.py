@@ -23,6 +23,7 @@ def worker_get_or_create(*, provider: str, external_id: str, user=None, group: s
 def worker_block(*, worker: Worker, reason: str, actor=None) -> Worker:
     """Block a worker: no new sets, and their answers to still-open questions stop counting."""
     from backend.annotation.services.consensus import worker_work_withdraw
+    from backend.regions.services.drawing import drawings_withdraw
     from backend.crowd.providers import provider_for
 
     if not reason.strip():
@@ -36,6 +37,7 @@ def worker_block(*, worker: Worker, reason: str, actor=None) -> Worker:
     worker.save(update_fields=["blocked", "flagged", "blocked_reason", "blocked_at"])
     WorkerEvent.objects.create(worker=worker, kind=WorkerEvent.Kind.BLOCKED, reason=reason, actor=actor)
     worker_work_withdraw(worker=worker)
+    drawings_withdraw(worker=worker)  # the Action Regions drawings count no more either
     provider = provider_for(worker.provider)
     transaction.on_commit(lambda: provider.on_worker_blocked(worker_id=worker.pk, reason=reason))
     return worker

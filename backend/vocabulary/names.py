@@ -15,6 +15,7 @@ INVALID_ACTION_NAME = (
 )
 VOCABULARY_FILE_MISSING = "Vocabulary file {path} does not exist."
 VOCABULARY_FILE_EMPTY = "Vocabulary file {path} has no action names."
+VOCABULARY_FILE_UNREADABLE = "Vocabulary file {path} is not UTF-8 text: {error}."
 
 
 def clean_action_name(name: str) -> str:
@@ -36,7 +37,11 @@ def read_vocabulary_file(path: str | Path) -> list[str]:
         raise DomainError(VOCABULARY_FILE_MISSING.format(path=p))
     names: list[str] = []
     seen: set[str] = set()
-    for line in p.read_text(encoding="utf-8").splitlines():
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DomainError(VOCABULARY_FILE_UNREADABLE.format(path=p, error=exc)) from exc
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

@@ -1,1 +1,67 @@
-"""Candidate rounds as background jobs."""
+"""Candidate rounds and predictions ingestion as background jobs.
+
+``mmit.candidates.run_round`` can also be scheduled by beat: without a job id it opens a job
+of its own, so its progress shows on the dashboard like a round started from the API.
+"""
+from __future__ import annotations
+
+from backend.candidates.policy import RoundPolicy
+from backend.candidates.services import candidate_round_run, predictions_ingest
+from backend.common.errors import DomainError
+from backend.common.jobs import job_create, job_finish, job_progress_reporter, job_start
+from backend.videos.models import Dataset
+from workers.base import platform_task
+
+DATASET_GONE = "The dataset was deleted before the job ran."
+
+
+@platform_task(soft_time_limit=6 * 3600)
+def run_round(job_id: str | None, dataset_id: int, sources: list[str] | None = None,
+              policy: dict | None = None) -> None:
+    """Run the dataset's next candidate round (or finish the one a crash left open).
+
+    A replay of a job whose round finished changes nothing: ``candidate_round_run`` finds the
+    round by its job.
+    """
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if job_id is None:  # a beat schedule
+        if dataset is None:
+            return
+        job_id = str(job_create(kind="candidate_round", params={"dataset": dataset.name, "sources": sources,
+                                                                "policy": policy or {}, "scheduled": True}).id)
+    job = job_start(job_id=job_id)
+    if job is None:
+        return
+    if dataset is None:
+        job_finish(job_id=job_id, error=DATASET_GONE)
+        return
+    report = job_progress_reporter(job_id=job_id)
+    try:
+        finished = candidate_round_run(
+            dataset=dataset, sources=sources, policy=RoundPolicy.from_settings(**(policy or {})), job=job,
+            progress=lambda done, total: report(done, total, f"step {done} of {total}"),
+        )
+    except DomainError as exc:
+        job_finish(job_id=job_id, error=exc.message)
+        return
+    job_finish(job_id=job_id, result={"round": finished.number, "proposed": finished.proposed,
+                                      "sources": finished.stats.get("sources", {})})
+
+
+@platform_task(soft_time_limit=3600)
+def ingest_predictions(job_id: str, dataset_id: int, path: str) -> None:
+    """Ingest a predictions CSV; bad content fails the job with the reason and writes nothing."""
+    job = job_start(job_id=job_id)
+    if job is None:
+        return
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        job_finish(job_id=job_id, error=DATASET_GONE)
+        return
+    try:
+        prediction_set = predictions_ingest(dataset=dataset, path=path, user=job.created_by)
+    except DomainError as exc:
+        job_finish(job_id=job_id, error=exc.message)
+        return
+    job_finish(job_id=job_id, result={"prediction_set": prediction_set.id, "rows": prediction_set.rows,
+                                      "videos": prediction_set.videos})

@@ -47,7 +47,7 @@ class SimWorker:
 def load_groups(path: Path) -> list[Group]:
     try:
         raw = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DomainError(WORKERS_BAD.format(path=path, problem=exc)) from exc
     if not isinstance(raw, list) or not raw:
         raise DomainError(WORKERS_BAD.format(path=path, problem="expected a non-empty list of groups"))
@@ -56,6 +56,8 @@ def load_groups(path: Path) -> list[Group]:
         if not isinstance(entry, dict):
             raise DomainError(WORKERS_BAD.format(path=path, problem=f"group {n} is not an object"))
         try:
+            if not isinstance(entry.get("name"), str) or not isinstance(entry.get("count"), int):
+                raise TypeError("name must be text and count an integer")
             group = Group(
                 name=str(entry["name"]), count=int(entry["count"]), sensitivity=float(entry["sensitivity"]),
                 specificity=float(entry["specificity"]), speed=float(entry.get("speed", 10.0)),

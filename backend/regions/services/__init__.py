@@ -1,0 +1,1 @@
+"""Writes of the Action Regions pipeline (one module per step)."""
