@@ -259,6 +259,8 @@ MMIT_MTURK_REJECT_GRACE_SECONDS = env_int("MMIT_MTURK_REJECT_GRACE_SECONDS", 600
 
 # Retraining: a run that has not finished within this many seconds is stopped and marked failed.
 MMIT_TRAIN_TIMEOUT = env_int("MMIT_TRAIN_TIMEOUT", 6 * 3600)
+# Clips of each finished run rendered with multi-label CAM for the dashboard's gallery.
+MMIT_MCAM_GALLERY = env_int("MMIT_MCAM_GALLERY", 6)
 
 # Action Regions (Section 5.2.1).
 MMIT_REGIONS_FRAMES_PER_ACTION = env_int("MMIT_REGIONS_FRAMES_PER_ACTION", 500)  # centre frames per action (K)

@@ -15,4 +15,6 @@ urlpatterns = [
     path("<str:name>/releases/export/", views.release_start, name="release-export"),
     path("<str:name>/models/", views.models, name="models"),
     path("<str:name>/models/retrain/", views.retrain_start, name="retrain"),
+    path("<str:name>/interpretation/", views.interpretation, name="interpretation"),
+    path("<str:name>/interpretation/<int:run_id>/dissect/", views.dissect_start, name="dissect"),
 ]

@@ -41,6 +41,7 @@ def _offset(request) -> int:
 # Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
 SECTIONS: list[tuple[str, str, str]] = [
     ("models", "Models", "dashboard:models"),
+    ("interpretation", "Interpretation", "dashboard:interpretation"),
 ]
 
 
@@ -185,3 +186,46 @@ def retrain_start(request, name: str):
     transaction.on_commit(lambda: retrain.delay(dataset.name, None))
     messages.success(request, "Retraining started: a release is exported, then a model trains on the ml queue.")
     return redirect(reverse("dashboard:models", args=[name]))
+
+
+@staff_member_required
+def interpretation(request, name: str):
+    """mCAM gallery and Network Dissection reports of the model runs."""
+    from backend.training.models import ModelRun
+
+    dataset = _dataset(name)
+    runs = list(ModelRun.objects.filter(dataset=dataset, status=ModelRun.Status.SUCCEEDED)[:20])
+    selected = next((r for r in runs if str(r.pk) == request.GET.get("run")), runs[0] if runs else None)
+    gallery, figures, report, summary = [], [], None, None
+    if selected is not None:
+        art = selected.artifacts
+        gallery = [{"name": k.split("/", 1)[1], "url": default_storage.url(v)} for k, v in sorted(art.items())
+                   if k.startswith("mcam/")]
+        figures = [{"name": k, "url": default_storage.url(v)} for k, v in sorted(art.items())
+                   if k.startswith("netdissect/") and k.endswith(".png") and k.count("/") == 1]
+        if "netdissect/report.html" in art:
+            report = default_storage.url(art["netdissect/report.html"])
+        if "netdissect/summary.json" in art:
+            import json
+
+            with default_storage.open(art["netdissect/summary.json"]) as f:
+                summary = json.load(f)
+    return render(request, "dashboard/interpretation.html", _ctx(
+        request, dataset, "interpretation", runs=runs, selected=selected, gallery=gallery, figures=figures,
+        report=report, table5=(summary or {}).get("table5", {}).get("rows") if summary else None))
+
+
+@staff_member_required
+@require_POST
+def dissect_start(request, name: str, run_id: int):
+    from backend.training.models import ModelRun
+    from workers.tasks.training import dissect_run
+
+    dataset = _dataset(name)
+    run = ModelRun.objects.filter(dataset=dataset, pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    job = job_create(kind="netdissect", user=request.user, params={"dataset": dataset.name, "run": run.pk})
+    transaction.on_commit(lambda: dissect_run.delay(str(job.id), run.pk))
+    messages.success(request, "Network Dissection started on the ml queue.")
+    return redirect(reverse("dashboard:interpretation", args=[name]) + f"?run={run.pk}")

@@ -36,6 +36,15 @@ class Label(models.Model):
     # The action as it was asked; `action` moves when classes are merged, this never does.
     asked_action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="+")
     source = models.CharField(max_length=16, choices=Source.choices)
+    # For candidates: the relation `source: a -> b` that proposed the pair (None for the model
+    # source and for initial/curator labels). Neither indexed nor a database constraint: it is
+    # read by whole-dataset aggregates only, only candidate rounds write it (from the relations
+    # they just read), and relations go only with their dataset; each index and each per-row
+    # foreign-key check left out keeps million-row rounds faster to write.
+    relation = models.ForeignKey(
+        "candidates.Relation", null=True, blank=True, on_delete=models.SET_NULL, related_name="labels",
+        db_index=False, db_constraint=False,
+    )
     round = models.PositiveIntegerField(default=0)
     score = models.FloatField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

@@ -144,21 +144,85 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
     if done.returncode != 0:
         return run_fail(run=run, error=PREDICT_FAILED.format(code=done.returncode, tail=_tail(done.stderr)))
 
-    artifacts = {}
-    for name in ARTIFACTS:
-        path = out / name
-        if path.exists():
-            key = f"models/{run.dataset.name}/run-{run.pk}/{name}"
-            if default_storage.exists(key):
-                default_storage.delete(key)
-            with open(path, "rb") as f:
-                artifacts[name] = default_storage.save(key, File(f, name=name))
+    _mcam_gallery(run=run, out=out, checkpoint=checkpoint, env=env)
+    names = [n for n in ARTIFACTS if (out / n).exists()]
+    names += sorted(str(p.relative_to(out)) for p in (out / "mcam").glob("*.png"))
+    artifacts = _store(run=run, out=out, names=names)
     metrics = {
         "epochs": json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else [],
         "eval": json.loads((out / "eval.json").read_text()) if (out / "eval.json").exists() else {},
     }
     ModelRun.objects.filter(pk=run.pk).update(status=ModelRun.Status.SUCCEEDED, artifacts=artifacts, metrics=metrics,
                                               finished_at=timezone.now(), error="")
+    run.refresh_from_db()
+    return run
+
+
+def _store(*, run: ModelRun, out: Path, names: list[str]) -> dict[str, str]:
+    """Copy run files to the configured storage (local media or S3); name -> storage key."""
+    stored = {}
+    for name in names:
+        key = f"models/{run.dataset.name}/run-{run.pk}/{name}"
+        if default_storage.exists(key):
+            default_storage.delete(key)
+        with open(out / name, "rb") as f:
+            stored[name] = default_storage.save(key, File(f, name=Path(name).name))
+    return stored
+
+
+def _mcam_gallery(*, run: ModelRun, out: Path, checkpoint: Path, env: dict) -> None:
+    """Multi-label CAM images of a few validation clips, for the dashboard's gallery. A failure
+    here leaves the gallery empty; it does not fail the run."""
+    rows = []
+    for split in ("val", "test", "train"):
+        path = Path(run.release.path) / f"{split}.csv"
+        if path.exists():
+            with open(path, newline="") as f:
+                rows += [r["path"] for r in csv.DictReader(f)]
+        if len(rows) >= settings.MMIT_MCAM_GALLERY:
+            break
+    (out / "mcam").mkdir(exist_ok=True)
+    for i, key in enumerate(rows[: settings.MMIT_MCAM_GALLERY]):
+        video = Path(_media_root(run.release)) / key
+        subprocess.run([sys.executable, "-m", "ml.mcam", "--checkpoint", str(checkpoint), "--video", str(video),
+                        "--out", str(out / "mcam" / f"{i:02d}-{Path(key).stem}.png"), "--top-k", "3"],
+                       capture_output=True, text=True, timeout=600, env=env, cwd=settings.BASE_DIR)
+
+
+def latest_broden_export() -> Path | None:
+    """The newest Action Regions export in the Broden layout (the NetDissect input)."""
+    root = Path(settings.MMIT_REGIONS_EXPORT_DIR)
+    found = sorted((p.parent for p in root.rglob("index.csv")), key=lambda p: p.stat().st_mtime, reverse=True)
+    return found[0] if found else None
+
+
+NO_BRODEN = "No Action Regions export in the Broden layout yet: export the regions first."
+
+
+def run_dissect(*, run: ModelRun, broden: Path | None = None, layers: tuple[str, ...] = ("layer4",),
+                timeout: int | None = None) -> ModelRun:
+    """Network Dissection of a finished run against the Action Regions export (Section 5.2.2)."""
+    if run.status != ModelRun.Status.SUCCEEDED:
+        raise DomainError(RUN_NOT_DONE.format(run=run.pk))
+    broden = broden or latest_broden_export()
+    if broden is None:
+        raise DomainError(NO_BRODEN)
+    out = run_dir(run)
+    checkpoint = out / "best.pt"
+    if not checkpoint.exists():
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(run.artifacts["best.pt"], "rb") as src, open(checkpoint, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    target = out / "netdissect"
+    done = subprocess.run([sys.executable, "-m", "ml.netdissect", "--checkpoint", str(checkpoint), "--layer", *layers,
+                           "--broden", str(broden), "--out", str(target)],
+                          capture_output=True, text=True, timeout=timeout or settings.MMIT_TRAIN_TIMEOUT,
+                          cwd=settings.BASE_DIR)
+    if done.returncode != 0:
+        raise DomainError(f"Network Dissection failed (exit code {done.returncode}): {_tail(done.stderr)}")
+    names = sorted(str(p.relative_to(out)) for p in target.rglob("*") if p.is_file())
+    artifacts = {**run.artifacts, **_store(run=run, out=out, names=names)}
+    ModelRun.objects.filter(pk=run.pk).update(artifacts=artifacts)
     run.refresh_from_db()
     return run
 

@@ -93,3 +93,15 @@ def test_models_page_and_retrain_button(engine, curator, django_capture_on_commi
         with django_capture_on_commit_callbacks(execute=True):
             assert curator.post("/dashboard/synthetic/models/retrain/").status_code == 302
     delay.assert_called_once_with("synthetic", None)
+
+
+def test_interpretation_page(engine, curator):
+    from backend.releases.services import release_export
+    from backend.training.models import ModelRun
+    from backend.training.services import run_for_release
+
+    run, _ = run_for_release(release=release_export(dataset=engine["dataset"]), config={"model": "i3d_r50"})
+    assert b"No finished model run" in curator.get("/dashboard/synthetic/interpretation/").content
+    ModelRun.objects.filter(pk=run.pk).update(status="succeeded", artifacts={"mcam/00-clip.png": "models/x/00.png"})
+    page = curator.get("/dashboard/synthetic/interpretation/")
+    assert page.status_code == 200 and b"00-clip.png" in page.content and b"Not dissected yet" in page.content

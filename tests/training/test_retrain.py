@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -64,6 +65,15 @@ def test_retrain_end_to_end(labelled, eager, django_capture_on_commit_callbacks)
     assert {"config.json", "metrics.json", "eval.json", "best.pt", "predictions.csv"} <= set(run.artifacts)
     assert default_storage.exists(run.artifacts["predictions.csv"])
     assert len(run.metrics["epochs"]) == 1 and "micro_map" in json.dumps(run.metrics)
+    assert any(k.startswith("mcam/") and k.endswith(".png") for k in run.artifacts)  # the gallery
+    # Network Dissection of the run against a Broden-layout directory
+    from backend.training.services import run_dissect
+    from ml.interpret.synthetic import write_planted_broden
+
+    broden = Path(run.release.path).parent / "broden"
+    write_planted_broden(broden, kind="actions", images=8, size=32)
+    run = run_dissect(run=run, broden=broden)
+    assert "netdissect/summary.json" in run.artifacts and "netdissect/units.csv" in run.artifacts
     # the next candidate round proposes the model's top-1 actions
     round_ = candidate_round_run(dataset=labelled, sources=["model"])
     assert Label.objects.filter(dataset=labelled, source="model").exists(), round_

@@ -49,3 +49,24 @@ def ingest_run_predictions(run_id: int) -> None:
 @platform_task(soft_time_limit=300)
 def reap_runs() -> int:
     return runs_reap()
+
+
+@platform_task(queue="ml", soft_time_limit=settings.MMIT_TRAIN_TIMEOUT + 600, max_retries=1)
+def dissect_run(job_id: str, run_id: int) -> None:
+    from backend.common.errors import DomainError
+    from backend.common.jobs import job_finish, job_start
+    from backend.training.services import run_dissect
+
+    if job_start(job_id=job_id) is None:
+        return
+    run = ModelRun.objects.filter(pk=run_id).first()
+    if run is None:
+        job_finish(job_id=job_id, error="The run was deleted.")
+        return
+    try:
+        run = run_dissect(run=run)
+    except DomainError as exc:
+        job_finish(job_id=job_id, error=exc.message)
+        return
+    job_finish(job_id=job_id, result={"run": run.pk, "files": sorted(k for k in run.artifacts if k.startswith(
+        "netdissect/"))})

@@ -1,0 +1,200 @@
+"""Candidate generation state: sources, relations `source: a -> b`, rounds and model predictions.
+
+Section 3.1.1 of the Multi-Moments in Time paper: the platform proposes (video, action) pairs
+along relations between actions ("videos verified with `a` get asked about `b`"), asks the
+crowd, and keeps a relation or a source going while its harvest rate (share of Yes
+consensus) stays above a threshold. The proposals themselves are `labels.Label` rows that
+carry their source, relation, round and score; the harvest is always computed from those
+labels' decisions, never stored as the truth here.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from backend.common.models import Job
+from backend.videos.models import Dataset, Video
+from backend.vocabulary.models import Action
+
+
+class Source(models.TextChoices):
+    """The automatic candidate sources (values shared with `Label.Source`)."""
+
+    WORDNET = "wordnet", "WordNet"
+    WORD2VEC = "word2vec", "Word2Vec"
+    MODEL = "model", "Model top-1"
+
+
+class CandidateSource(models.Model):
+    """One source's state in one dataset: running or stopped (and why), WordNet's distance d."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        STOPPED = "stopped"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="candidate_sources")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    stop_reason = models.TextField(blank=True)
+    stopped_round = models.PositiveIntegerField(null=True, blank=True)
+    # The node distance d of the paper: WordNet relations up to d are in play; it grows by one
+    # each round whose WordNet harvest stays above the threshold. Unused by other sources.
+    distance = models.PositiveSmallIntegerField(default=0)
+    # The round that first proposed at `distance`: only rounds from then on judge it.
+    distance_round = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "source"], name="candidate_source_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.source} {self.status}"
+
+
+class Relation(models.Model):
+    """`source: from_action -> to_action`: videos verified with the first are asked about the second.
+
+    A relation is piloted on a small sample of videos first; its pilot harvest decides whether
+    it is rolled out to every video verified with `from_action` or stopped. The counters are a
+    snapshot refreshed at the start of every round (the labels are the truth).
+    """
+
+    class State(models.TextChoices):
+        PILOT = "pilot"
+        ACTIVE = "active"
+        STOPPED = "stopped"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="relations")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    from_action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="relations_out")
+    to_action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="relations_in")
+    # WordNet: the node distance between the actions' synsets; Word2Vec: the cosine similarity.
+    score = models.FloatField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PILOT)
+    stop_reason = models.TextField(blank=True)
+    started_round = models.PositiveIntegerField()
+    rolled_out_round = models.PositiveIntegerField(null=True, blank=True)
+    stopped_round = models.PositiveIntegerField(null=True, blank=True)
+    asked = models.PositiveIntegerField(default=0)
+    decided = models.PositiveIntegerField(default=0)
+    yes = models.PositiveIntegerField(default=0)
+    # yes / decided over every decided label of the relation; None until one is decided.
+    harvest = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "source", "from_action", "to_action"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "source", "from_action", "to_action"], name="relation_unique_pair"
+            ),
+        ]
+        indexes = [models.Index(fields=["dataset", "state", "source"])]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.from_action_id} -> {self.to_action_id} ({self.state})"
+
+
+class CandidateRound(models.Model):
+    """One round of candidate generation in a dataset.
+
+    A round is planned (relations judged and discovered, pilots proposed, its chunks listed)
+    in one transaction, then rolled out chunk by chunk, each chunk one transaction that also
+    marks it done; a crash leaves whole chunks, and a re-run does the chunks not done.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned"
+        FINISHED = "finished"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="candidate_rounds")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PLANNED)
+    sources = models.JSONField(default=list)
+    # The policy the round ran with (threshold, pilot size, cap, ...), for the record.
+    policy = models.JSONField(default=dict)
+    # Per-source and per-state figures written by the round itself (what it judged and proposed);
+    # the harvest of its proposals is computed live from the labels by the selectors.
+    stats = models.JSONField(default=dict)
+    proposed = models.PositiveIntegerField(default=0)
+    # Relation id -> [draw, video] where its pilot sample ends (see `selection.pilot_cutoffs`):
+    # drawn once when the round is planned, applied by every chunk to its own videos.
+    pilot_cutoffs = models.JSONField(default=dict)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="candidate_round_unique_number"),
+            # Rounds build on each other's labels: at most one can be in progress per dataset.
+            models.UniqueConstraint(
+                fields=["dataset"], condition=models.Q(status="planned"), name="candidate_round_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"round {self.number} of {self.dataset_id} ({self.status})"
+
+
+class RoundChunk(models.Model):
+    """A range of video ids [low, high) that a round rolls out to in one transaction.
+
+    Chunks are independent (the per-video cap never crosses videos), so several workers
+    can take them at once; a worker claims one by locking its row (SKIP LOCKED).
+    """
+
+    candidate_round = models.ForeignKey(CandidateRound, on_delete=models.CASCADE, related_name="chunks")
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    done = models.BooleanField(default=False)
+    proposed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["candidate_round", "low"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate_round", "low"], name="round_chunk_unique_low"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk [{self.low}, {self.high}) of round {self.candidate_round_id}"
+
+
+class PredictionSet(models.Model):
+    """A predictions file of the `ml` package, ingested; the newest one feeds the model source."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="prediction_sets")
+    path = models.CharField(max_length=1024)
+    rows = models.PositiveIntegerField(default=0)
+    videos = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"predictions {self.path} ({self.videos} videos)"
+
+
+class Prediction(models.Model):
+    """One ranked prediction of a model for a video (rank 1 is the model's top-1)."""
+
+    prediction_set = models.ForeignKey(PredictionSet, on_delete=models.CASCADE, related_name="predictions")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="+", db_index=False)
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="+", db_index=False)
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+
+    class Meta:
+        ordering = ["prediction_set", "video", "rank"]
+        constraints = [
+            # Also the index rounds read through: a set's predictions of a range of videos, by rank.
+            models.UniqueConstraint(fields=["prediction_set", "video", "rank"], name="prediction_unique_rank"),
+        ]

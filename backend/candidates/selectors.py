@@ -1,0 +1,132 @@
+"""Reads of candidate generation: harvest rates, rounds, relations, sources.
+
+The harvest rate of the paper is the share of Yes consensus among the decided proposals
+(positive / (positive + negative + ambiguous)). It is computed from the labels every time,
+in one grouped query, because the crowd keeps deciding a round's questions after it ends.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from backend.candidates.models import CandidateRound, CandidateSource, Relation, Source
+from backend.common.errors import DomainError, NotFound
+from backend.labels.models import Label
+from backend.videos.models import Dataset
+
+CANDIDATE_SOURCES: tuple[str, ...] = tuple(Source.values)
+DECIDED_STATES = (Label.State.POSITIVE, Label.State.NEGATIVE, Label.State.AMBIGUOUS)
+
+UNKNOWN_ROUND = "Dataset {dataset!r} has no candidate round {number}."
+UNKNOWN_FILTER = "Unknown {what} {value!r}: expected one of {choices}."
+
+
+@dataclass
+class Tally:
+    """Proposals asked, decided and answered Yes by consensus."""
+
+    asked: int = 0
+    decided: int = 0
+    yes: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.yes / self.decided if self.decided else None
+
+    def judged(self, fraction: float) -> bool:
+        """Enough of the group is decided for its harvest to count."""
+        return self.decided > 0 and self.decided >= fraction * self.asked
+
+    def add(self, other: Tally) -> None:
+        self.asked += other.asked
+        self.decided += other.decided
+        self.yes += other.yes
+
+    def as_dict(self) -> dict:
+        return {"asked": self.asked, "decided": self.decided, "yes": self.yes, "rate": self.rate}
+
+
+@dataclass(frozen=True)
+class HarvestGroup:
+    source: str
+    relation_id: int | None
+    round: int
+    tally: Tally
+
+
+def harvest_groups(*, dataset: Dataset, round_number: int | None = None) -> list[HarvestGroup]:
+    """Tallies of every (source, relation, round) of the dataset's proposals, in one query."""
+    labels = Label.objects.filter(dataset=dataset, source__in=CANDIDATE_SOURCES).exclude(state=Label.State.MERGED)
+    if round_number is not None:
+        labels = labels.filter(round=round_number)
+    rows = (
+        labels.values("source", "relation_id", "round")
+        .annotate(
+            asked=Count("id"),
+            decided=Count("id", filter=Q(state__in=DECIDED_STATES)),
+            yes=Count("id", filter=Q(state=Label.State.POSITIVE)),
+        )
+        .order_by()
+    )
+    return [
+        HarvestGroup(
+            source=row["source"], relation_id=row["relation_id"], round=row["round"],
+            tally=Tally(asked=row["asked"], decided=row["decided"], yes=row["yes"]),
+        )
+        for row in rows
+    ]
+
+
+def harvest_by_source(*, dataset: Dataset) -> dict[str, dict]:
+    """``{source: {"asked", "decided", "yes", "rate"}}`` over every round, each source present."""
+    totals = {source: Tally() for source in CANDIDATE_SOURCES}
+    for group in harvest_groups(dataset=dataset):
+        totals[group.source].add(group.tally)
+    return {source: tally.as_dict() for source, tally in totals.items()}
+
+
+def harvest_by_round(*, dataset: Dataset) -> dict[int, dict[str, dict]]:
+    """``{round: {source: tally dict}}`` for the rounds that proposed something."""
+    totals: dict[int, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    for group in harvest_groups(dataset=dataset):
+        totals[group.round][group.source].add(group.tally)
+    return {number: {s: t.as_dict() for s, t in sources.items()} for number, sources in totals.items()}
+
+
+def harvest_by_relation(*, dataset: Dataset, round_number: int | None = None) -> dict[int, dict]:
+    """``{relation id: tally dict}``, over one round or all of them."""
+    totals: dict[int, Tally] = defaultdict(Tally)
+    for group in harvest_groups(dataset=dataset, round_number=round_number):
+        if group.relation_id is not None:
+            totals[group.relation_id].add(group.tally)
+    return {relation: tally.as_dict() for relation, tally in totals.items()}
+
+
+def round_list(*, dataset: Dataset) -> QuerySet[CandidateRound]:
+    return CandidateRound.objects.filter(dataset=dataset).select_related("job").order_by("-number")
+
+
+def round_get(*, dataset: Dataset, number: int) -> CandidateRound:
+    found = round_list(dataset=dataset).filter(number=number).first()
+    if found is None:
+        raise NotFound(UNKNOWN_ROUND.format(dataset=dataset.name, number=number), field="round")
+    return found
+
+
+def relation_list(*, dataset: Dataset, state: str | None = None, source: str | None = None) -> QuerySet[Relation]:
+    qs = Relation.objects.filter(dataset=dataset).select_related("from_action", "to_action")
+    if state:
+        if state not in Relation.State.values:
+            raise DomainError(UNKNOWN_FILTER.format(what="state", value=state, choices=Relation.State.values))
+        qs = qs.filter(state=state)
+    if source:
+        if source not in CANDIDATE_SOURCES:
+            raise DomainError(UNKNOWN_FILTER.format(what="source", value=source, choices=list(CANDIDATE_SOURCES)))
+        qs = qs.filter(source=source)
+    return qs.order_by("source", "from_action__name", "to_action__name")
+
+
+def source_list(*, dataset: Dataset) -> QuerySet[CandidateSource]:
+    return CandidateSource.objects.filter(dataset=dataset).order_by("source")

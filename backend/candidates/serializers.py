@@ -1,0 +1,91 @@
+"""API shapes of candidate generation (the staff dashboard reads these)."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from backend.candidates.models import CandidateRound, CandidateSource, PredictionSet, Relation, Source
+
+
+class HarvestSerializer(serializers.Serializer):
+    asked = serializers.IntegerField()
+    decided = serializers.IntegerField()
+    yes = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class RoundStartSerializer(serializers.Serializer):
+    """What a curator may choose when starting a round; everything else comes from settings."""
+
+    sources = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text=f"Some of {', '.join(Source.values)} (default: all).",
+    )
+    harvest_threshold = serializers.FloatField(required=False, help_text="Stop below this share of Yes (0-1).")
+    word2vec_threshold = serializers.FloatField(required=False, help_text="Cosine similarity (-1 to 1).")
+    pilot_size = serializers.IntegerField(required=False)
+    per_video_cap = serializers.IntegerField(required=False)
+
+
+class RoundSerializer(serializers.ModelSerializer):
+    """A round with the harvest of its proposals so far, per source (``context["harvest"]``)."""
+
+    job = serializers.UUIDField(source="job_id", read_only=True, allow_null=True)
+    harvest = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CandidateRound
+        fields = ["number", "status", "sources", "policy", "proposed", "stats", "harvest", "job", "created_at",
+                  "finished_at"]
+
+    def get_harvest(self, obj: CandidateRound) -> dict[str, dict]:
+        return self.context.get("harvest", {}).get(obj.number, {})
+
+
+class RelationSerializer(serializers.ModelSerializer):
+    from_action = serializers.CharField(source="from_action.name")
+    to_action = serializers.CharField(source="to_action.name")
+    harvest = serializers.SerializerMethodField(help_text="Over every decided proposal of the relation, live.")
+
+    class Meta:
+        model = Relation
+        fields = ["id", "source", "from_action", "to_action", "score", "state", "stop_reason", "started_round",
+                  "rolled_out_round", "stopped_round", "harvest"]
+
+    def get_harvest(self, obj: Relation) -> dict:
+        empty = {"asked": 0, "decided": 0, "yes": 0, "rate": None}
+        return self.context.get("harvest", {}).get(obj.id, empty)
+
+
+class RoundDetailSerializer(RoundSerializer):
+    """A round and the relations that proposed in it, each with its harvest in that round."""
+
+    relations = serializers.SerializerMethodField()
+
+    class Meta(RoundSerializer.Meta):
+        fields = [*RoundSerializer.Meta.fields, "relations"]
+
+    def get_relations(self, obj: CandidateRound) -> list[dict]:
+        relations = self.context.get("relations", [])
+        context = {"harvest": self.context.get("relation_harvest", {})}
+        return RelationSerializer(relations, many=True, context=context).data
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    harvest = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CandidateSource
+        fields = ["source", "status", "stop_reason", "stopped_round", "distance", "harvest"]
+
+    def get_harvest(self, obj: CandidateSource) -> dict:
+        return self.context.get("harvest", {}).get(obj.source, {})
+
+
+class PredictionsIngestSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="A predictions CSV of `python -m ml.predict`, under an import root.")
+
+
+class PredictionSetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PredictionSet
+        fields = ["id", "path", "rows", "videos", "created_at"]

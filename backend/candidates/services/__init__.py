@@ -1,0 +1,24 @@
+"""Writes of candidate generation (the entry points other apps and tasks call).
+
+- ``rounds``: ``candidate_round_run`` -- judge, discover, pilot, roll out, record.
+- ``relations``: judging relations and sources by harvest, discovering relations.
+- ``proposals``: the set-based SQL that writes candidates and their questions.
+- ``predictions``: ``predictions_ingest`` -- the model top-1 source's input.
+- ``synsets``: ``action_synsets_guess`` -- the automatic WordNet senses of the vocabulary.
+"""
+from backend.candidates.services.predictions import predictions_check, predictions_ingest
+from backend.candidates.services.rounds import (
+    candidate_round_resume,
+    candidate_round_run,
+    candidate_sources_validate,
+)
+from backend.candidates.services.synsets import action_synsets_guess
+
+__all__ = [
+    "action_synsets_guess",
+    "candidate_round_resume",
+    "candidate_round_run",
+    "candidate_sources_validate",
+    "predictions_check",
+    "predictions_ingest",
+]

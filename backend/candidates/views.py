@@ -1,0 +1,148 @@
+"""Staff API of candidate generation: rounds, relations, sources and model predictions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from backend.candidates.models import PredictionSet
+from backend.candidates.policy import RoundPolicy
+from backend.candidates.selectors import (
+    harvest_by_relation,
+    harvest_by_round,
+    harvest_by_source,
+    relation_list,
+    round_get,
+    round_list,
+    source_list,
+)
+from backend.candidates.serializers import (
+    PredictionSetSerializer,
+    PredictionsIngestSerializer,
+    RelationSerializer,
+    RoundDetailSerializer,
+    RoundSerializer,
+    RoundStartSerializer,
+    SourceSerializer,
+)
+from backend.candidates.services import candidate_sources_validate, predictions_check
+from backend.common.jobs import job_create
+from backend.common.views import JobSerializer
+from backend.videos.models import Dataset
+from backend.videos.selectors import dataset_get
+from backend.videos.sources import check_inside_roots
+
+
+class _DatasetView(generics.GenericAPIView):
+    """A view of one dataset's candidates; subclasses add what their serializer needs to the context."""
+
+    def dataset(self) -> Dataset | None:
+        # The schema generator calls the view without a request, hence without a dataset.
+        if getattr(self, "swagger_fake_view", False):
+            return None
+        if not hasattr(self, "_dataset"):
+            self._dataset = dataset_get(name=self.kwargs["name"])
+        return self._dataset
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        return context if self.dataset() is None else {**context, **self.extra_context()}
+
+    def extra_context(self) -> dict:
+        return {}
+
+
+class RoundListStart(_DatasetView, generics.ListAPIView):
+    """Rounds, newest first, with the harvest of their proposals per source; POST starts one."""
+
+    serializer_class = RoundSerializer
+
+    def get_queryset(self):
+        return round_list(dataset=self.dataset())
+
+    def extra_context(self) -> dict:
+        return {"harvest": harvest_by_round(dataset=self.dataset())}
+
+    @extend_schema(request=RoundStartSerializer, responses={202: JobSerializer})
+    def post(self, request, name: str):
+        from workers.tasks.candidates import run_round
+
+        dataset = self.dataset()
+        payload = RoundStartSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        sources = candidate_sources_validate(data.pop("sources", None))
+        RoundPolicy.from_settings(**data)  # out-of-range values are a 400 now, not a failed job
+        job = job_create(kind="candidate_round", user=request.user,
+                         params={"dataset": dataset.name, "sources": sources, "policy": data})
+        transaction.on_commit(lambda: run_round.delay(str(job.id), dataset.id, sources, data))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RoundDetail(_DatasetView, generics.RetrieveAPIView):
+    """One round, with each relation that proposed in it and its harvest in that round."""
+
+    serializer_class = RoundDetailSerializer
+
+    def get_object(self):
+        return round_get(dataset=self.dataset(), number=self.kwargs["number"])
+
+    def extra_context(self) -> dict:
+        dataset, number = self.dataset(), self.kwargs["number"]
+        per_relation = harvest_by_relation(dataset=dataset, round_number=number)
+        return {
+            "harvest": harvest_by_round(dataset=dataset),
+            "relation_harvest": per_relation,
+            "relations": relation_list(dataset=dataset).filter(pk__in=list(per_relation)),
+        }
+
+
+class RelationList(_DatasetView, generics.ListAPIView):
+    """Relations ``source: a -> b`` (filter with ``?state=`` and ``?source=``), with their harvest."""
+
+    serializer_class = RelationSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return relation_list(dataset=self.dataset(), state=params.get("state"), source=params.get("source"))
+
+    def extra_context(self) -> dict:
+        return {"harvest": harvest_by_relation(dataset=self.dataset())}
+
+
+class SourceList(_DatasetView, generics.ListAPIView):
+    """Each source's state (running or stopped and why, WordNet's distance) and harvest."""
+
+    serializer_class = SourceSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return source_list(dataset=self.dataset())
+
+    def extra_context(self) -> dict:
+        return {"harvest": harvest_by_source(dataset=self.dataset())}
+
+
+class PredictionsIngest(_DatasetView, generics.ListAPIView):
+    """Ingested predictions files, newest first; POST ingests one in a worker."""
+
+    serializer_class = PredictionSetSerializer
+
+    def get_queryset(self):
+        return PredictionSet.objects.filter(dataset=self.dataset()).order_by("-created_at", "-id")
+
+    @extend_schema(request=PredictionsIngestSerializer, responses={202: JobSerializer})
+    def post(self, request, name: str):
+        from workers.tasks.candidates import ingest_predictions
+
+        dataset = self.dataset()
+        payload = PredictionsIngestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        path = predictions_check(path=check_inside_roots(Path(payload.validated_data["path"])))
+        job = job_create(kind="ingest_predictions", user=request.user, params={"dataset": dataset.name,
+                                                                              "path": str(path)})
+        transaction.on_commit(lambda: ingest_predictions.delay(str(job.id), dataset.id, str(path)))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
