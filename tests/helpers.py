@@ -36,7 +36,8 @@ def broker_for_test(tmp: Path) -> tuple[str, dict, dict]:
     folder = tmp / "broker" / "queue"
     folder.mkdir(parents=True, exist_ok=True)
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-               "processed_folder": str(tmp / "broker" / "processed"), "store_processed": False}
+               "processed_folder": str(tmp / "broker" / "processed"),
+               "control_folder": str(tmp / "broker" / "control"), "store_processed": False}
     return "filesystem://", options, {"MMIT_VAR_DIR": str(tmp)}
 
 
