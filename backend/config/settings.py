@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.common.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "backend.config.urls"
@@ -228,6 +229,8 @@ MMIT_BLOCK_GOLD_MIN = env_int("MMIT_BLOCK_GOLD_MIN", 20)
 MMIT_BLOCK_GOLD_ACCURACY = float(env_str("MMIT_BLOCK_GOLD_ACCURACY", "0.7"))
 MMIT_BLOCK_EARLY_GOLD_MIN = env_int("MMIT_BLOCK_EARLY_GOLD_MIN", 6)
 MMIT_BLOCK_EARLY_ACCURACY = float(env_str("MMIT_BLOCK_EARLY_ACCURACY", "0.55"))
+# Counters live in the cache (Redis in production): if it is down, sign-in is not blocked by it.
+RATELIMIT_FAIL_OPEN = True
 # Sign-in attempts per client address (django-ratelimit syntax).
 MMIT_LOGIN_RATE = env_str("MMIT_LOGIN_RATE", "10/m")
 # django-ratelimit counts in the cache. Without Redis (the embedded single-machine default) the
