@@ -145,7 +145,10 @@ REDIS_URL = env_str("REDIS_URL")
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": 3600}
+    # An unacknowledged task (its worker died) is handed to another worker after this long. It must
+    # outlast the longest task (imports and exports may run 6 h), or a slow task would be handed out
+    # twice while still running; every task is idempotent, so that would cost time, not data.
+    {"visibility_timeout": env_int("MMIT_BROKER_VISIBILITY_TIMEOUT", 7 * 3600)}
     if REDIS_URL
     else {
         "data_folder_in": str(BROKER_DIR / "queue"),
