@@ -72,3 +72,11 @@ def make_worker(db):
     from tests.engine import WorkerClient
 
     return WorkerClient
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    """Every test writes media, releases, runs and exports under its own temporary folder."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MMIT_REGIONS_EXPORT_DIR = tmp_path / "var" / "exports" / "regions"

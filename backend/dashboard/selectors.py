@@ -39,13 +39,9 @@ def dataset_overview(dataset: Dataset) -> dict:
 
 def dataset_spend(dataset: Dataset) -> dict:
     """What was spent against the budget (crowd providers that pay record their cost)."""
-    spent = 0.0
-    try:
-        from backend.mturk.selectors import spend_for_dataset
-    except ImportError:
-        spend_for_dataset = None
-    if spend_for_dataset is not None:
-        spent = float(spend_for_dataset(dataset=dataset))
+    from backend.mturk.selectors import batch_list
+
+    spent = float(sum(b.spent for b in batch_list().filter(dataset=dataset)))
     budget = float(dataset.budget)
     return {"spent": spent, "budget": budget, "fraction": min(1.0, spent / budget) if budget else 0.0}
 

@@ -16,5 +16,7 @@ urlpatterns = [
     path("<str:name>/models/", views.models, name="models"),
     path("<str:name>/models/retrain/", views.retrain_start, name="retrain"),
     path("<str:name>/interpretation/", views.interpretation, name="interpretation"),
+    path("<str:name>/mturk/", views.mturk, name="mturk"),
+    path("<str:name>/mturk/publish/", views.mturk_publish, name="mturk-publish"),
     path("<str:name>/interpretation/<int:run_id>/dissect/", views.dissect_start, name="dissect"),
 ]

@@ -42,6 +42,7 @@ def _offset(request) -> int:
 SECTIONS: list[tuple[str, str, str]] = [
     ("models", "Models", "dashboard:models"),
     ("interpretation", "Interpretation", "dashboard:interpretation"),
+    ("mturk", "MTurk", "dashboard:mturk"),
 ]
 
 
@@ -229,3 +230,50 @@ def dissect_start(request, name: str, run_id: int):
     transaction.on_commit(lambda: dissect_run.delay(str(job.id), run.pk))
     messages.success(request, "Network Dissection started on the ml queue.")
     return redirect(reverse("dashboard:interpretation", args=[name]) + f"?run={run.pk}")
+
+
+@staff_member_required
+def mturk(request, name: str):
+    from backend.mturk.gateway import configured_sandbox
+    from backend.mturk.selectors import answers_missing, batch_list, hit_list, worker_list
+
+    dataset = _dataset(name)
+    batches = list(batch_list().filter(dataset=dataset)[:30])
+    selected = next((b for b in batches if str(b.public_id) == request.GET.get("batch")), batches[0] if batches else None)
+    hits = list(hit_list(batch=selected)[:200]) if selected else []
+    workers = list(worker_list().filter(pk__in=Worker.objects.filter(sets__dataset=dataset).values("pk"))[:100])
+    return render(request, "dashboard/mturk.html", _ctx(
+        request, dataset, "mturk", batches=batches, selected=selected, hits=hits, workers=workers,
+        sandbox=configured_sandbox(), missing=answers_missing(dataset=dataset, prompt="seen_or_heard"),
+        spend=selectors.dataset_spend(dataset)))
+
+
+@staff_member_required
+@require_POST
+def mturk_publish(request, name: str):
+    from decimal import Decimal, InvalidOperation
+
+    from backend.mturk.gateway import configured_sandbox
+    from backend.mturk.services.publish import batch_create
+    from workers.tasks.mturk import publish_batch
+
+    dataset = _dataset(name)
+    try:
+        reward = Decimal(request.POST.get("reward", ""))
+        budget = Decimal(request.POST.get("budget", ""))
+        assignments = int(request.POST.get("assignments", "1"))
+        hits = int(request.POST["hits"]) if request.POST.get("hits") else None
+    except (InvalidOperation, ValueError):
+        messages.error(request, "Reward and budget must be amounts, assignments and HITs whole numbers.")
+        return redirect(reverse("dashboard:mturk", args=[name]))
+    try:
+        with transaction.atomic():
+            batch = batch_create(dataset=dataset, reward=reward, budget=budget, assignments_per_hit=assignments,
+                                 hits=hits, sandbox=configured_sandbox(), user=request.user)
+            job_id, batch_id = str(batch.job_id), batch.pk
+            transaction.on_commit(lambda: publish_batch.delay(job_id, batch_id))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Publishing {batch.hits_requested} HITs (budget ${budget}).")
+    return redirect(reverse("dashboard:mturk", args=[name]))

@@ -105,3 +105,27 @@ def test_interpretation_page(engine, curator):
     ModelRun.objects.filter(pk=run.pk).update(status="succeeded", artifacts={"mcam/00-clip.png": "models/x/00.png"})
     page = curator.get("/dashboard/synthetic/interpretation/")
     assert page.status_code == 200 and b"00-clip.png" in page.content and b"Not dissected yet" in page.content
+
+
+def test_mturk_page_and_publish_control(engine, curator, settings, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from backend.mturk.models import Batch
+
+    page = curator.get("/dashboard/synthetic/mturk/")
+    assert page.status_code == 200 and b"No batch published yet" in page.content and b"(sandbox)" in page.content
+    # an http site cannot publish: a clear message, nothing stored
+    curator.post("/dashboard/synthetic/mturk/publish/", {"reward": "0.40", "budget": "20", "assignments": "1"})
+    assert not Batch.objects.exists()
+    settings.SITE_URL = "https://labels.example.org"
+    with mock.patch("workers.tasks.mturk.publish_batch.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            r = curator.post("/dashboard/synthetic/mturk/publish/", {"reward": "0.40", "budget": "20",
+                                                                     "assignments": "1", "hits": "3"})
+    assert r.status_code == 302 and delay.call_count == 1
+    batch = Batch.objects.get()
+    assert batch.hits_requested == 3 and batch.sandbox
+    page = curator.get("/dashboard/synthetic/mturk/")
+    assert b"0 / 3" in page.content
+    bad = curator.post("/dashboard/synthetic/mturk/publish/", {"reward": "x", "budget": "20"}, follow=True)
+    assert b"must be amounts" in bad.content and Batch.objects.count() == 1
