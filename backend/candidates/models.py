@@ -76,6 +76,9 @@ class Relation(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.PILOT)
     stop_reason = models.TextField(blank=True)
     started_round = models.PositiveIntegerField()
+    # Set when a round found fewer eligible videos than the pilot still needed: its sample is
+    # then complete with fewer than `pilot_size` videos, and can be judged as it is.
+    pilot_exhausted = models.BooleanField(default=False)
     rolled_out_round = models.PositiveIntegerField(null=True, blank=True)
     stopped_round = models.PositiveIntegerField(null=True, blank=True)
     asked = models.PositiveIntegerField(default=0)

@@ -113,9 +113,10 @@ def expand(verified_video: np.ndarray, verified_action: np.ndarray, relations: R
 
 # A pilot draws its videos in a pseudo-random order of its own, so that different relations
 # from the same action pilot on different videos (and do not compete for the same videos'
-# per-round cap) and the sample does not follow import order. A linear hash modulo a prime
-# is enough for that.
-_HASH_VIDEO, _HASH_RELATION, _HASH_MODULUS = 7919, 104729, 1000003
+# per-round cap) and the sample does not follow import order: video * a + b modulo a prime,
+# with a multiplier `a` that depends on the relation. (An offset alone would not do: every
+# relation would get the same order, rotated.)
+_HASH_RELATION, _HASH_OFFSET, _HASH_MODULUS = 104729, 7919, 1000003
 # Rows are first thinned to about this many times the quota (Bernoulli on the same hash) so
 # that only a few hundred rows per relation are checked against the pairs already asked.
 _OVERSAMPLE = 4
@@ -123,7 +124,9 @@ _OVERSAMPLE = 4
 
 def pilot_draw(video: np.ndarray, relation: np.ndarray) -> np.ndarray:
     """Each (video, relation)'s place in the relation's pilot order (smaller draws first)."""
-    return (video.astype(np.int64) * _HASH_VIDEO + relation.astype(np.int64) * _HASH_RELATION) % _HASH_MODULUS
+    relation = relation.astype(np.int64)
+    multiplier = 1 + (relation * _HASH_RELATION) % (_HASH_MODULUS - 1)
+    return (video.astype(np.int64) * multiplier + relation * _HASH_OFFSET) % _HASH_MODULUS
 
 
 # A cutoff admitting every eligible video (the relation has fewer than its quota).

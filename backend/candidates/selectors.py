@@ -87,10 +87,10 @@ def harvest_by_source(*, dataset: Dataset) -> dict[str, dict]:
     return {source: tally.as_dict() for source, tally in totals.items()}
 
 
-def harvest_by_round(*, dataset: Dataset) -> dict[int, dict[str, dict]]:
-    """``{round: {source: tally dict}}`` for the rounds that proposed something."""
+def harvest_by_round(*, dataset: Dataset, round_number: int | None = None) -> dict[int, dict[str, dict]]:
+    """``{round: {source: tally dict}}`` for the rounds (or the one round) that proposed something."""
     totals: dict[int, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
-    for group in harvest_groups(dataset=dataset):
+    for group in harvest_groups(dataset=dataset, round_number=round_number):
         totals[group.round][group.source].add(group.tally)
     return {number: {s: t.as_dict() for s, t in sources.items()} for number, sources in totals.items()}
 

@@ -29,6 +29,8 @@ class RoundStartSerializer(serializers.Serializer):
 class RoundSerializer(serializers.ModelSerializer):
     """A round with the harvest of its proposals so far, per source (``context["harvest"]``)."""
 
+    # Plain strings in the schema: other apps' `status` enums already take the generated names.
+    status = serializers.CharField(read_only=True, help_text="planned or finished")
     job = serializers.UUIDField(source="job_id", read_only=True, allow_null=True)
     harvest = serializers.SerializerMethodField()
 
@@ -42,6 +44,8 @@ class RoundSerializer(serializers.ModelSerializer):
 
 
 class RelationSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(read_only=True, help_text="wordnet or word2vec")
+    state = serializers.CharField(read_only=True, help_text="pilot, active or stopped")
     from_action = serializers.CharField(source="from_action.name")
     to_action = serializers.CharField(source="to_action.name")
     harvest = serializers.SerializerMethodField(help_text="Over every decided proposal of the relation, live.")
@@ -71,6 +75,8 @@ class RoundDetailSerializer(RoundSerializer):
 
 
 class SourceSerializer(serializers.ModelSerializer):
+    source = serializers.CharField(read_only=True, help_text="wordnet, word2vec or model")
+    status = serializers.CharField(read_only=True, help_text="active or stopped")
     harvest = serializers.SerializerMethodField()
 
     class Meta:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -143,15 +144,23 @@ def _copy_postgresql(*, table: str, columns: Sequence[str], rows: Iterable[Seque
     return written
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
 def _copy_text(value) -> str:
+    # Exact type checks first: a round writes millions of ints and floats through here.
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is float:
+        if math.isfinite(value):
+            return repr(value)
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if value is None:
         return r"\N"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     text = str(value)
-    if any(ch in text for ch in "\\\t\n\r"):
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+    return text.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
 
 
 def fetch_array(sql: str, params: Sequence, *, columns: int, dtype=np.int64) -> np.ndarray:

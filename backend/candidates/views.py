@@ -94,7 +94,7 @@ class RoundDetail(_DatasetView, generics.RetrieveAPIView):
         dataset, number = self.dataset(), self.kwargs["number"]
         per_relation = harvest_by_relation(dataset=dataset, round_number=number)
         return {
-            "harvest": harvest_by_round(dataset=dataset),
+            "harvest": harvest_by_round(dataset=dataset, round_number=number),
             "relation_harvest": per_relation,
             "relations": relation_list(dataset=dataset).filter(pk__in=list(per_relation)),
         }

@@ -19,6 +19,7 @@ from django.db.models import Max
 from backend.annotation.models import Question
 from backend.candidates.models import Prediction, Relation, Source
 from backend.candidates.selection import (
+    ALL_ELIGIBLE,
     PILOT_PRIORITY,
     Candidates,
     RelationArrays,
@@ -82,16 +83,23 @@ def pilot_cutoffs_compute(*, dataset: Dataset, sources: Sequence[str], pilot_siz
     existing = fetch_array(f"SELECT video_id, action_id FROM {table(Label)} WHERE dataset_id = %s", [dataset.id],
                            columns=2)
     asked = np.sort(pair_keys(existing[:, 0], existing[:, 1], width=width))
-    return pilot_cutoffs(verified[:, 0], verified[:, 1], relations, quota, asked=asked, width=width)
+    cutoffs = pilot_cutoffs(verified[:, 0], verified[:, 1], relations, quota, asked=asked, width=width)
+    exhausted = [relation for relation, cutoff in cutoffs.items() if cutoff == ALL_ELIGIBLE]
+    Relation.objects.filter(pk__in=exhausted, pilot_exhausted=False).update(pilot_exhausted=True)
+    return cutoffs
 
 
 def _verified(*, dataset: Dataset, low: int, high: int) -> np.ndarray:
-    """``(N, 2)`` verified (video, action) pairs of the dataset's usable videos in [low, high)."""
+    """``(N, 2)`` verified (video, action) pairs of the dataset's usable videos in [low, high).
+
+    The range is repeated on the videos side of the join (here and below): without it the
+    planner reads every video of the dataset to join a chunk's few thousand.
+    """
     return fetch_array(
         f"""SELECT pos.video_id, pos.action_id FROM {table(Label)} pos JOIN {table(Video)} v ON v.id = pos.video_id
             WHERE pos.dataset_id = %s AND pos.state = %s AND pos.video_id >= %s AND pos.video_id < %s
-              AND v.status = %s""",
-        [dataset.id, Label.State.POSITIVE, low, high, Video.Status.OK],
+              AND v.id >= %s AND v.id < %s AND v.status = %s""",
+        [dataset.id, Label.State.POSITIVE, low, high, low, high, Video.Status.OK],
         columns=2,
     )
 
@@ -142,8 +150,8 @@ def proposals_chunk(*, dataset: Dataset, round_number: int, sources: Sequence[st
                 FROM {table(Prediction)} p
                 JOIN {table(Video)} v ON v.id = p.video_id JOIN {table(Action)} pa ON pa.id = p.action_id
                 WHERE p.prediction_set_id = %s AND p.video_id >= %s AND p.video_id < %s
-                  AND v.status = %s AND pa.status = %s""",
-            [prediction_set_id, low, high, Video.Status.OK, Action.Status.ACTIVE],
+                  AND v.id >= %s AND v.id < %s AND v.status = %s AND pa.status = %s""",
+            [prediction_set_id, low, high, low, high, Video.Status.OK, Action.Status.ACTIVE],
             columns=4, dtype=np.float64,
         )
         ids = predictions[:, :3].astype(np.int64)
@@ -224,8 +232,9 @@ def questions_for_round(*, dataset: Dataset, round_number: int, low: int, high: 
         query=f"""
             FROM {table(Label)} l JOIN {table(Video)} v ON v.id = l.video_id
             WHERE l.id > %s AND l.dataset_id = %s AND l.round = %s AND l.state = %s
-              AND l.source IN (%s, %s, %s) AND l.video_id >= %s AND l.video_id < %s AND v.status = %s
+              AND l.source IN (%s, %s, %s) AND l.video_id >= %s AND l.video_id < %s
+              AND v.id >= %s AND v.id < %s AND v.status = %s
         """,
         params=[after_label_id, dataset.id, round_number, Label.State.PENDING, *Source.values, low, high,
-                Video.Status.OK],
+                low, high, Video.Status.OK],
     )

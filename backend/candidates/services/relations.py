@@ -32,8 +32,11 @@ def relations_judge(
 ) -> dict:
     """Refresh every relation's counters; roll out or stop pilots; stop weak active relations.
 
-    A pilot is judged once enough of its labels are decided (``policy.judged_fraction``):
-    at or above the threshold it is rolled out in this round, below it stops. An active
+    A pilot is judged once its sample is complete and enough of it is decided (both
+    ``policy.judged_fraction``: of ``pilot_size`` videos asked -- the per-video cap may hold
+    back a few, which later rounds ask -- or every eligible video when there were fewer; and
+    of the asked decided). At or above the threshold it is rolled out in this round, below it
+    stops. An active
     relation stops when its harvest over all its decided labels falls below the threshold
     (cumulative, so a handful of chain videos in one round cannot stop a proven relation).
 
@@ -56,6 +59,9 @@ def relations_judge(
         )
         if relation.state == Relation.State.STOPPED or not tally.judged(policy.judged_fraction):
             continue
+        sampled = tally.asked >= policy.judged_fraction * policy.pilot_size or relation.pilot_exhausted
+        if relation.state == Relation.State.PILOT and not sampled:
+            continue  # the cap held much of the sample back: it is completed first
         figures = {"rate": tally.rate, "yes": tally.yes, "decided": tally.decided, "threshold": threshold}
         if relation.state == Relation.State.PILOT and tally.rate >= threshold:
             relation.state, relation.rolled_out_round = Relation.State.ACTIVE, round_number

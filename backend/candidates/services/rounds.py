@@ -87,7 +87,8 @@ def candidate_round_run(
             returned untouched (a replayed task).
 
     Returns:
-        The finished round, with its ``stats``; its harvest comes from the selectors.
+        The round, with its ``stats``; finished unless another process still holds some of
+        its chunks (it then finishes the round). Its harvest comes from the selectors.
 
     Raises:
         DomainError: an unknown source, a policy value out of range, missing WordNet or an
