@@ -119,7 +119,7 @@ def test_demo_serves_a_working_site_from_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(MMIT_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
     log = tmp_path / "demo.log"
-    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--port", str(port), "--clips", "8", "--rounds", "2"],
+    proc = subprocess.Popen([sys.executable, "manage.py", "demo", "--port", str(port), "--clips", "30", "--rounds", "2"],
                             cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -142,7 +142,7 @@ def test_demo_serves_a_working_site_from_nothing(tmp_path):
                                        "csrfmiddlewaretoken": token, "next": "/admin/"}).encode()
         opener.open(urllib.request.Request(f"{base}/admin/login/", data=data, headers={"Referer": base}))
         videos = opener.open(f"{base}/api/datasets/demo/videos/?status=ok").read().decode()
-        assert '"count":8' in videos
+        assert '"count":30' in videos
         # the simulated crowd brought the demo to life: answers, verified labels, blocked spammers
         report = json.loads((tmp_path / "var" / "demo-simulation.json").read_text())
         total = report["runs"]["majority"]["total"]

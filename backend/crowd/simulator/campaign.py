@@ -220,7 +220,7 @@ class Campaign:
                            reaggregation=reaggregated)
             result.rounds.append(metrics)
             self.log(f"round {number}: {sets} sets, {metrics['answers']} answers, "
-                     f"{metrics['verified_positive']} new positives, proposed {proposed}")
+                     f"{metrics['verified_positive']} new positives, proposed {_proposed_summary(proposed)}")
             previous = current
         result.total = total_metrics(dataset=self.dataset, truth=self.truth_by_video, groups=self.groups,
                                      workers=self.workers, reward=self.reward, fee=self.fee)
@@ -234,8 +234,13 @@ class Campaign:
         except ImportError:
             return {}
         round_ = candidate_round_run(dataset=self.dataset, sources=self.candidate_sources)
-        stats = getattr(round_, "stats", None) or {}
-        return stats.get("proposed", stats) if isinstance(stats, dict) else {}
+        sources = (getattr(round_, "stats", None) or {}).get("sources", {})
+        return {source: info["proposed"] for source, info in sources.items() if info.get("proposed")}
+
+
+def _proposed_summary(proposed: dict[str, int]) -> str:
+    """``model 3, wordnet 12`` from a round's proposals per source."""
+    return ", ".join(f"{source} {count}" for source, count in sorted(proposed.items())) or "nothing"
 
 
 def sets_before_block(worker_id: int) -> int:

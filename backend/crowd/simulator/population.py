@@ -75,8 +75,13 @@ def load_groups(path: Path) -> list[Group]:
 
 
 def make_workers(groups: list[Group], *, seed: int, prefix: str) -> list[SimWorker]:
+    """The population, each worker coming online at a random moment of the first minute, so
+    that work is not handed out group by group (the first sets would all go to the first group)."""
     master = random.Random(seed)
-    return [
+    workers = [
         SimWorker(name=f"{prefix}{g.name}-{i:03d}", group=g, rng=random.Random(master.getrandbits(64)))
         for g in groups for i in range(g.count)
     ]
+    for w in workers:
+        w.clock = w.rng.random()
+    return workers
