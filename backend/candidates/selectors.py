@@ -130,3 +130,31 @@ def relation_list(*, dataset: Dataset, state: str | None = None, source: str | N
 
 def source_list(*, dataset: Dataset) -> QuerySet[CandidateSource]:
     return CandidateSource.objects.filter(dataset=dataset).order_by("source")
+
+
+def harvest_series(*, dataset: Dataset, relations: int = 8) -> dict:
+    """Harvest rate per round, for charts: one series per source, and one per relation for the
+    ``relations`` relations that asked most (the others are in the relations table).
+
+    Returns ``{"sources": {source: [{x: round, y: rate}]}, "relations": {"a -> b (source)":
+    [...]}}``; a round whose proposals are not decided yet has no point.
+    """
+    by_source: dict[str, dict[int, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    by_relation: dict[int, dict[int, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    asked: dict[int, int] = defaultdict(int)
+    for group in harvest_groups(dataset=dataset):
+        by_source[group.source][group.round].add(group.tally)
+        if group.relation_id is not None:
+            by_relation[group.relation_id][group.round].add(group.tally)
+            asked[group.relation_id] += group.tally.asked
+
+    def points(rounds: dict[int, Tally]) -> list[dict]:
+        return [{"x": number, "y": round(t.rate, 3)} for number, t in sorted(rounds.items()) if t.rate is not None]
+
+    top = sorted(asked, key=lambda pk: (-asked[pk], pk))[:relations]
+    names = {r.pk: f"{r.from_action.name} -> {r.to_action.name} ({r.source})"
+             for r in relation_list(dataset=dataset).filter(pk__in=top)}
+    return {
+        "sources": {source: points(by_source[source]) for source in CANDIDATE_SOURCES if source in by_source},
+        "relations": {names[pk]: points(by_relation[pk]) for pk in top if pk in names},
+    }

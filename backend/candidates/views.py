@@ -9,7 +9,6 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from backend.candidates.models import PredictionSet
-from backend.candidates.policy import RoundPolicy
 from backend.candidates.selectors import (
     harvest_by_relation,
     harvest_by_round,
@@ -28,7 +27,7 @@ from backend.candidates.serializers import (
     RoundStartSerializer,
     SourceSerializer,
 )
-from backend.candidates.services import candidate_sources_validate, predictions_check
+from backend.candidates.services import candidate_round_job_create, predictions_check
 from backend.common.jobs import job_create
 from backend.common.views import JobSerializer
 from backend.videos.models import Dataset
@@ -74,10 +73,9 @@ class RoundListStart(_DatasetView, generics.ListAPIView):
         payload = RoundStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
-        sources = candidate_sources_validate(data.pop("sources", None))
-        RoundPolicy.from_settings(**data)  # out-of-range values are a 400 now, not a failed job
-        job = job_create(kind="candidate_round", user=request.user,
-                         params={"dataset": dataset.name, "sources": sources, "policy": data})
+        job = candidate_round_job_create(dataset=dataset, sources=data.pop("sources", None), policy=data,
+                                         user=request.user)
+        sources = job.params["sources"]
         transaction.on_commit(lambda: run_round.delay(str(job.id), dataset.id, sources, data))
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -40,6 +40,7 @@ def _offset(request) -> int:
 
 # Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
 SECTIONS: list[tuple[str, str, str]] = [
+    ("candidates", "Candidates", "dashboard:candidates"),
     ("models", "Models", "dashboard:models"),
     ("interpretation", "Interpretation", "dashboard:interpretation"),
     ("mturk", "MTurk", "dashboard:mturk"),
@@ -277,3 +278,63 @@ def mturk_publish(request, name: str):
     else:
         messages.success(request, f"Publishing {batch.hits_requested} HITs (budget ${budget}).")
     return redirect(reverse("dashboard:mturk", args=[name]))
+
+
+@staff_member_required
+def candidates(request, name: str):
+    """Candidate rounds: harvest per source and relation over rounds, stopped relations and why,
+    and the control that starts the next round."""
+    from backend.candidates.models import Relation, Source
+    from backend.candidates.policy import RoundPolicy
+    from backend.candidates.selectors import harvest_by_relation, harvest_series, relation_list, round_list, source_list
+
+    dataset = _dataset(name)
+    offset = _offset(request)
+    state = request.GET.get("state", "")
+    state = state if state in Relation.State.values else ""
+    relations = relation_list(dataset=dataset, state=state or None)
+    total = relations.count()
+    page = list(relations[offset: offset + PAGE])
+    harvest = harvest_by_relation(dataset=dataset)
+    for relation in page:
+        relation.tally = harvest.get(relation.pk, {"asked": 0, "decided": 0, "yes": 0, "rate": None})
+    threshold = RoundPolicy.from_settings().harvest_threshold
+    series = harvest_series(dataset=dataset)
+    return render(request, "dashboard/candidates.html", _ctx(
+        request, dataset, "candidates", rounds=list(round_list(dataset=dataset)[:50]),
+        sources=list(source_list(dataset=dataset)), all_sources=Source.values, relations=page, total=total,
+        state=state, states=Relation.State.values, offset=offset, page=PAGE, threshold=threshold,
+        next_offset=offset + PAGE if offset + PAGE < total else None,
+        prev_offset=max(0, offset - PAGE) if offset else None,
+        by_source={"series": series["sources"], "ymax": 1, "threshold": threshold},
+        by_relation={"series": series["relations"], "ymax": 1, "threshold": threshold},
+        counts={s: relation_list(dataset=dataset, state=s).count() for s in Relation.State.values},
+        jobs=[j for j in selectors.running_jobs(dataset) if j.kind in ("candidate_round", "ingest_predictions")],
+    ))
+
+
+@staff_member_required
+@require_POST
+def candidates_start(request, name: str):
+    from backend.candidates.services import candidate_round_job_create
+    from workers.tasks.candidates import run_round
+
+    dataset = _dataset(name)
+    policy = {}
+    try:
+        if request.POST.get("harvest_threshold", "").strip():
+            policy["harvest_threshold"] = float(request.POST["harvest_threshold"])
+    except ValueError:
+        messages.error(request, "The harvest threshold must be a number between 0 and 1.")
+        return redirect(reverse("dashboard:candidates", args=[name]))
+    try:
+        with transaction.atomic():
+            job = candidate_round_job_create(dataset=dataset, sources=request.POST.getlist("sources"), policy=policy,
+                                             user=request.user)
+            job_id, sources = str(job.id), job.params["sources"]
+            transaction.on_commit(lambda: run_round.delay(job_id, dataset.id, sources, policy))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Candidate round started ({', '.join(sources)}); progress shows below.")
+    return redirect(reverse("dashboard:candidates", args=[name]))

@@ -8,7 +8,7 @@ from tests.engine import truth_of
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 PAGES = {"Overview": "synthetic", "Workers": "Workers", "Labels": "Label browser", "Releases": "Releases",
-         "Models": "Model runs", "Interpretation": "Interpretation", "MTurk": "Amazon Mechanical Turk"}
+         "Candidates": "Candidate rounds", "Models": "Model runs", "Interpretation": "Interpretation", "MTurk": "Amazon Mechanical Turk"}
 
 
 def test_curator_walks_every_page(engine, live_server, page, django_user_model, make_worker):
@@ -33,6 +33,10 @@ def test_curator_walks_every_page(engine, live_server, page, django_user_model, 
         page.click(f"nav a:has-text('{link}')")
         page.wait_for_selector(f"h1:has-text('{heading}')")
         assert page.locator("nav a[aria-current=page]").inner_text() == link
+    # the candidate rounds page draws its two harvest charts (empty ones say so)
+    page.click("nav a:has-text('Candidates')")
+    page.wait_for_selector("h1:has-text('Candidate rounds')")
+    assert page.locator(".chart svg").count() == 2
     # the label browser filters, and a video page shows the clip with its votes
     page.click("nav a:has-text('Labels')")
     page.select_option("select[name=action]", "jumping")

@@ -8,6 +8,7 @@
 """
 from backend.candidates.services.predictions import predictions_check, predictions_ingest
 from backend.candidates.services.rounds import (
+    candidate_round_job_create,
     candidate_round_resume,
     candidate_round_run,
     candidate_sources_validate,
@@ -16,6 +17,7 @@ from backend.candidates.services.synsets import action_synsets_guess
 
 __all__ = [
     "action_synsets_guess",
+    "candidate_round_job_create",
     "candidate_round_resume",
     "candidate_round_run",
     "candidate_sources_validate",

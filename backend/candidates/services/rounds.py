@@ -67,6 +67,20 @@ def candidate_sources_validate(sources: Sequence[str] | None) -> list[str]:
     return [source for source in Source.values if source in sources]
 
 
+def candidate_round_job_create(*, dataset: Dataset, sources: Sequence[str] | None, policy: dict, user=None) -> Job:
+    """Check a curator's request for a round and open its job (the caller enqueues the task).
+
+    Unknown sources and policy values out of range are refused here, before anything is
+    queued, so the curator sees the error instead of a failed job.
+    """
+    from backend.common.jobs import job_create
+
+    sources = candidate_sources_validate(sources)
+    RoundPolicy.from_settings(**policy)
+    return job_create(kind="candidate_round", user=user,
+                      params={"dataset": dataset.name, "sources": sources, "policy": dict(policy)})
+
+
 def candidate_round_run(
     *,
     dataset: Dataset,
