@@ -257,6 +257,8 @@ MMIT_WORKER_LINK_MAX_AGE = env_int("MMIT_WORKER_LINK_MAX_AGE", 7 * 24 * 3600)
 # Amazon Mechanical Turk (credentials never here: boto3's own chain supplies them).
 MMIT_MTURK_SANDBOX = env_bool("MMIT_MTURK_SANDBOX", True)  # False: the production requester endpoint
 MMIT_MTURK_REGION = env_str("MMIT_MTURK_REGION", "us-east-1")
+# Replaces both requester endpoints (sandbox and production), e.g. a local stand-in in tests.
+MMIT_MTURK_ENDPOINT_URL = env_str("MMIT_MTURK_ENDPOINT_URL", "")
 MMIT_MTURK_MAX_ATTEMPTS = env_int("MMIT_MTURK_MAX_ATTEMPTS", 6)  # retries of throttled/transient calls
 MMIT_MTURK_BACKOFF_BASE = float(env_str("MMIT_MTURK_BACKOFF_BASE", "0.5"))
 MMIT_MTURK_BACKOFF_MAX = float(env_str("MMIT_MTURK_BACKOFF_MAX", "20"))

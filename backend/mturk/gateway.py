@@ -45,6 +45,10 @@ class MTurkUnavailable(DomainError):
 
 
 def endpoint_url(*, sandbox: bool) -> str:
+    """The requester endpoint: ``MMIT_MTURK_ENDPOINT_URL`` when set (a stand-in service), else Amazon's."""
+    override = mturk_setting("MMIT_MTURK_ENDPOINT_URL")
+    if override:
+        return override
     region = mturk_setting("MMIT_MTURK_REGION")
     return f"https://mturk-requester{'-sandbox' if sandbox else ''}.{region}.amazonaws.com"
 
