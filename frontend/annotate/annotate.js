@@ -87,7 +87,9 @@ function render(set) {
   state.preview = Boolean(set.preview) || isPreview();
   state.submissionId = null;
   const name = set.action.display_name;
-  title.textContent = `${set.question.replace('the action', `“${name}”`)}`;
+  // a function, not a string: in a replacement string `$&`, `$'` ... would be expanded, and an
+  // action's name is the curator's free text
+  title.textContent = set.question.replace('the action', () => `“${name}”`);
   definition.textContent = set.action.definition || '';
   grid.replaceChildren();
   set.items.forEach((item, index) => {
