@@ -1,13 +1,15 @@
 """Submission idempotency, concurrency and every bad input: 4xx, clear message, nothing stored."""
 from __future__ import annotations
 
+import json
 import threading
+import time
 import uuid
 
 import pytest
 from django.db import connection
 
-from backend.annotation.models import Answer, Attempt, TaskSet
+from backend.annotation.models import Answer, Attempt, SetItem, TaskSet
 from backend.annotation.services import submit as s
 from backend.crowd import links
 from tests.engine import WorkerClient, truth_of
@@ -58,6 +60,44 @@ def test_concurrent_submits_record_exactly_one(engine, make_worker):
     assert Attempt.objects.filter(accepted=True).count() == 1
     assert Answer.objects.count() == 7
     assert TaskSet.objects.get(public_id=payload["id"]).status == "accepted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_submits_of_a_refused_set_get_the_recorded_outcome(engine, make_worker):
+    """A double click on a submission that gold refuses: the copies that waited for the set's lock
+    get the recorded refusal (once found by the load script: one of them failed with a 500 on the
+    unique submission id, because the replay check could not see the attempt committed meanwhile)."""
+    from django.db import transaction
+
+    w = make_worker("alice")
+    payload = w.assign().json()["set"]
+    answers = _correct(payload, engine)
+    gold = [k for k in answers if SetItem.objects.get(public_id=k).gold_id][:2]
+    for k in gold:
+        answers[k] = not answers[k]
+    sid = uuid.uuid4()
+    results = []
+
+    def go():
+        try:
+            r = WorkerClient("alice").submit(payload["id"], answers, submission_id=sid)
+            results.append((r.status_code, r.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=go) for _ in range(3)]
+    with transaction.atomic():  # hold the set so that every copy queues on its lock
+        list(TaskSet.objects.select_for_update().filter(public_id=payload["id"]))
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+    for t in threads:
+        t.join()
+    assert [status for status, _ in results] == [422] * 3, results
+    assert len({json.dumps(body, sort_keys=True) for _, body in results}) == 1
+    assert results[0][1]["status"] == "refused"
+    assert Attempt.objects.count() == 1 and not Answer.objects.exists()
+    assert TaskSet.objects.get(public_id=payload["id"]).attempts == 1
 
 
 def test_missing_extra_unknown_answers(engine, make_worker):

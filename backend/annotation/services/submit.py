@@ -92,10 +92,17 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
         raise NotFound(SET_NOT_FOUND)
     if taskset.worker_id != worker.pk:
         raise Forbidden(NOT_YOUR_SET)
-    if taskset.prev_accepted is not None:
-        response = taskset.prev_response
-        return SubmitOutcome(taskset.prev_accepted, json.loads(response) if isinstance(response, str) else response,
-                             replay=True)
+    previous_outcome = (taskset.prev_accepted, taskset.prev_response)
+    if previous_outcome[0] is None and taskset.attempts:
+        # The subqueries read the snapshot taken when the statement began. When it waited for the
+        # row lock (a double click, a retry racing the first request), an attempt committed in the
+        # meantime is invisible to them, while the locked row itself is its latest version. A set
+        # with attempts is therefore looked at again, in a statement of its own.
+        previous_outcome = Attempt.objects.filter(taskset_id=taskset.pk, submission_id=submission_id).values_list(
+            "accepted", "response").first() or (None, None)
+    if previous_outcome[0] is not None:
+        accepted, response = previous_outcome
+        return SubmitOutcome(accepted, json.loads(response) if isinstance(response, str) else response, replay=True)
     if taskset.status == TaskSet.Status.ACCEPTED:
         accepted = Attempt.objects.filter(taskset=taskset, accepted=True).first()
         return SubmitOutcome(True, accepted.response if accepted else {"status": "accepted"}, replay=True)
