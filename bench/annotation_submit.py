@@ -13,10 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,21 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-" + "x" * 60
 sys.path.insert(0, str(REPO))
 
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+from bench.serving import closed_loop, django_setup, gunicorn, percentile, scratch_database  # noqa: E402
 
 
 def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str, list]]:
     """Rows made in bulk (the benchmark measures submission, not set assembly)."""
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SECRET_KEY"] = SECRET  # the tokens signed here must verify in gunicorn
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
-    django.setup()
-    from django.core.management import call_command
+    django_setup(database_url=url, secret=SECRET)
     from django.utils import timezone
 
     from backend.annotation.models import GoldQuestion, Question, SetItem, Shown, TaskSet
@@ -48,7 +36,6 @@ def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str,
     from backend.videos.models import Dataset, Video
     from backend.vocabulary.models import Action
 
-    call_command("migrate", verbosity=0)
     ds = Dataset.objects.create(name="bench", set_size=set_size)
     action = Action.objects.create(dataset=ds, name="jumping", display_name="jumping")
     n_real = set_size - 2
@@ -91,38 +78,6 @@ def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str,
             for w, ts, answers in plan]
 
 
-def load(base: str, jobs, seconds: float, clients: int, make_request):
-    import urllib3
-
-    pool = urllib3.PoolManager(maxsize=clients * 2)
-    latencies, statuses = [], []
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-    it = iter(jobs)
-
-    def run():
-        while time.monotonic() < deadline:
-            with lock:
-                job = next(it, None)
-            if job is None:
-                return
-            method, path, headers, body = make_request(job)
-            t0 = time.perf_counter()
-            r = pool.request(method, base + path, headers=headers, body=body, retries=False)
-            dt = time.perf_counter() - t0
-            with lock:
-                latencies.append(dt)
-                statuses.append((job, r.status))
-
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, statuses, time.monotonic() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30)
@@ -133,49 +88,28 @@ def main() -> None:
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
 
-    name = f"mmit_bench_{os.getpid()}"
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], check=True)
-    url = f"{args.pg}/{name}"
-    gunicorn = None
-    try:
+    with scratch_database(args.pg, f"mmit_bench_{os.getpid()}") as url:
         n_sets = args.sets or int(400 * args.seconds)
         t0 = time.monotonic()
         plan = setup_database(url, n_sets, 20)
         print(f"setup: {n_sets} sets of 20 in {time.monotonic() - t0:.1f} s")
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET,
+        env = {"DATABASE_URL": url, "DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": SECRET,
                "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                "DATABASE_CONN_MAX_AGE": "60", "MMIT_THROTTLE_SUBMIT": "100000/min", "MMIT_LOG_LEVEL": "WARNING"}
-        gunicorn = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "backend.config.wsgi:application", "-b",
-             f"127.0.0.1:{port}", "-w", str(args.workers), "--threads", str(args.threads), "-k", "gthread",
-             "--log-level", "warning"], cwd=REPO, env=env)
-        base = f"http://127.0.0.1:{port}"
-        import urllib3
+        with gunicorn(env=env, workers=args.workers, threads=args.threads) as served:
+            base = served.url
+            health_lat, _, health_wall = closed_loop(base, range(10**9), min(10.0, args.seconds / 3), args.clients,
+                                                     lambda j: ("GET", "/api/health/", {}, None))
+            health_rps = len(health_lat) / health_wall
 
-        for _ in range(100):
-            try:
-                if urllib3.request("GET", base + "/api/health/", retries=False).status == 200:
-                    break
-            except Exception:
-                time.sleep(0.2)
+            def submit_request(job):
+                token, set_id, answers = job
+                body = json.dumps({"submission_id": str(uuid.uuid4()),
+                                   "answers": [{"item": i, "answer": a, "ms": 900} for i, a in answers]})
+                return ("POST", f"/api/work/sets/{set_id}/submit/",
+                        {"X-Worker-Token": token, "Content-Type": "application/json"}, body)
 
-        health_lat, _, health_wall = load(base, range(10**9), min(10.0, args.seconds / 3), args.clients,
-                                          lambda j: ("GET", "/api/health/", {}, None))
-        health_rps = len(health_lat) / health_wall
-
-        def submit_request(job):
-            token, set_id, answers = job
-            body = json.dumps({"submission_id": str(uuid.uuid4()),
-                               "answers": [{"item": i, "answer": a, "ms": 900} for i, a in answers]})
-            return ("POST", f"/api/work/sets/{set_id}/submit/",
-                    {"X-Worker-Token": token, "Content-Type": "application/json"}, body)
-
-        lat, statuses, wall = load(base, plan, args.seconds, args.clients, submit_request)
+            lat, statuses, wall = closed_loop(base, plan, args.seconds, args.clients, submit_request)
         ok = [job for job, status in statuses if status == 200]
         errors = [status for _, status in statuses if status != 200]
         rps = len(lat) / wall
@@ -196,14 +130,6 @@ def main() -> None:
               f"{'OK' if answers == expected and accepted_sets == len(ok) == attempts else 'MISMATCH'}")
         if errors:
             print(f"non-200 statuses: {sorted(set(errors))}")
-    finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(timeout=30)
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,240 @@
+"""What the HTTP benchmarks share: a scratch database, Django set up on it, gunicorn, percentiles.
+
+Everything runs on the loopback interface: a benchmark never talks to another machine.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parents[1]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+NOT_LOOPBACK = "{what} must be on this machine (127.0.0.1), not {host!r}."
+
+
+def percentile(values, q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_loopback(url: str, what: str) -> None:
+    host = urlsplit(url).hostname or "127.0.0.1"
+    if host not in LOOPBACK:
+        raise SystemExit(NOT_LOOPBACK.format(what=what, host=host))
+
+
+def _admin_execute(server: str, sql: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(f"{server.rstrip('/')}/postgres")
+    connection.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def scratch_database(server: str, name: str):
+    """A fresh database, dropped on the way out (also on failure). Yields its DATABASE_URL.
+
+    `server` is `postgres://user@127.0.0.1:5432` (the database is created on it), or `sqlite`
+    (a file in a temporary folder)."""
+    if server == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        try:
+            yield f"sqlite:///{folder / 'db.sqlite3'}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    require_loopback(server, "--server")
+    _admin_execute(server, f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server.rstrip('/')}/{name}"
+    finally:
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:
+            pass
+        _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def django_setup(*, database_url: str, secret: str, extra_env: dict | None = None) -> None:
+    """Set up Django in this process on `database_url`, with the server's secret (the tokens
+    signed here must verify in gunicorn), and migrate."""
+    os.environ.update({"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": secret, **(extra_env or {})})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    pid: int  # gunicorn's master process
+
+
+@contextmanager
+def gunicorn(*, env: dict, workers: int, threads: int, log: Path | None = None, timeout: float = 120):
+    """gunicorn (gthread) on a free loopback port with `env` on top of this process's
+    environment; yields it (`Served`) once /api/health/ answers 200."""
+    import urllib3
+
+    port = free_port()
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "backend.config.wsgi:application", "-b", f"127.0.0.1:{port}",
+         "-w", str(workers), "--threads", str(threads), "-k", "gthread", "--log-level", "warning",
+         "--timeout", "120"],
+        cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {proc.returncode}" + (f"; see {log}" if log else ""))
+            try:
+                if urllib3.request("GET", base + "/api/health/", retries=False, timeout=5).status == 200:
+                    break
+            except urllib3.exceptions.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer /api/health/ in time")
+            time.sleep(0.2)
+        yield Served(base, proc.pid)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if log:
+            out.close()
+
+
+def closed_loop(base: str, jobs, seconds: float, clients: int, make_request):
+    """`clients` threads send the requests `make_request(job)` builds, one after another, until
+    the jobs run out or `seconds` pass. Returns (latencies, [(job, status)], wall seconds)."""
+    import urllib3
+
+    pool = urllib3.PoolManager(maxsize=clients * 2)
+    latencies, statuses = [], []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    it = iter(jobs)
+
+    def run():
+        while time.monotonic() < deadline:
+            with lock:
+                job = next(it, None)
+            if job is None:
+                return
+            method, path, headers, body = make_request(job)
+            t0 = time.perf_counter()
+            r = pool.request(method, base + path, headers=headers, body=body, retries=False)
+            dt = time.perf_counter() - t0
+            with lock:
+                latencies.append(dt)
+                statuses.append((job, r.status))
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, statuses, time.monotonic() - start
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class CpuSplit:
+    """CPU seconds spent over a stretch of the run by this process (the clients), by a gunicorn
+    (master and workers), by the PostgreSQL backends of one database, and by the whole machine.
+
+    The machine is shared: what the machine spent beyond these three is other people's work, and
+    saying so is what makes a figure measured here readable. Linux only (/proc); elsewhere empty.
+    """
+
+    def __init__(self, *, server_pid: int, database: str | None) -> None:
+        self.server_pid, self.database = server_pid, database
+        self.first: dict | None = None
+
+    def _sample(self) -> dict:
+        if not Path("/proc/stat").exists():
+            return {}
+        cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        total, idle = sum(cpu[:8]), cpu[3] + cpu[4]
+        server = pg = 0.0
+        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+            info = _proc_cpu(pid)
+            if info is None:
+                continue
+            ppid, seconds = info
+            if int(pid) == self.server_pid or ppid == self.server_pid:
+                server += seconds
+            elif self.database:
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if cmd.startswith(b"postgres:") and f" {self.database} ".encode() in cmd:
+                    pg += seconds
+        mine = os.times()
+        return {"machine_busy": (total - idle) / _TICK, "machine_all": total / _TICK, "clients": mine.user + mine.system,
+                "server": server, "postgres": pg}
+
+    def start(self) -> None:
+        self.first = self._sample()
+
+    def stop(self) -> dict:
+        """CPU seconds per part, `cores_busy` (machine busy / wall) and `others` (the rest)."""
+        last = self._sample()
+        if not last or not self.first:
+            return {}
+        d = {k: last[k] - self.first[k] for k in last}
+        cores = os.cpu_count() or 1
+        wall = d["machine_all"] / cores
+        out = {k: round(d[k], 1) for k in ("clients", "server", "postgres")}
+        out["others"] = round(max(0.0, d["machine_busy"] - sum(out.values())), 1)
+        out["machine_busy"] = round(d["machine_busy"], 1)
+        out["cores"] = cores
+        out["cores_busy"] = round(d["machine_busy"] / wall, 2) if wall else None
+        return out
