@@ -190,51 +190,79 @@ class CpuSplit:
     (master and workers), by the PostgreSQL backends of one database, and by the whole machine.
 
     The machine is shared: what the machine spent beyond these three is other people's work, and
-    saying so is what makes a figure measured here readable. Linux only (/proc); elsewhere empty.
+    saying so is what makes a figure measured here readable. Processes are sampled every half
+    second, so a backend that exits (connections are recycled) loses at most its last half
+    second. Linux only (/proc); elsewhere the split is empty.
     """
 
     def __init__(self, *, server_pid: int, database: str | None) -> None:
         self.server_pid, self.database = server_pid, database
-        self.first: dict | None = None
+        self.first: dict = {}
+        self.seen: dict[int, tuple[str, float]] = {}  # pid -> (part, CPU seconds when last seen)
+        self.base: dict[int, float] = {}  # pid -> CPU seconds when the stretch began
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def _sample(self) -> dict:
-        if not Path("/proc/stat").exists():
-            return {}
-        cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        total, idle = sum(cpu[:8]), cpu[3] + cpu[4]
-        server = pg = 0.0
-        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
-            info = _proc_cpu(pid)
+    def _part(self, pid: int, ppid: int) -> str | None:
+        if pid == self.server_pid or ppid == self.server_pid:
+            return "server"
+        if self.database:
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                return None
+            if cmd.startswith(b"postgres:") and f" {self.database} ".encode() in cmd:
+                return "postgres"
+        return None
+
+    def _scan(self) -> None:
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            info = _proc_cpu(name)
             if info is None:
                 continue
-            ppid, seconds = info
-            if int(pid) == self.server_pid or ppid == self.server_pid:
-                server += seconds
-            elif self.database:
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if cmd.startswith(b"postgres:") and f" {self.database} ".encode() in cmd:
-                    pg += seconds
+            pid, (ppid, seconds) = int(name), info
+            known = self.seen.get(pid)
+            part = known[0] if known else self._part(pid, ppid)
+            if part:
+                self.seen[pid] = (part, seconds)
+
+    def _machine(self) -> dict:
+        cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         mine = os.times()
-        return {"machine_busy": (total - idle) / _TICK, "machine_all": total / _TICK, "clients": mine.user + mine.system,
-                "server": server, "postgres": pg}
+        return {"busy": (sum(cpu[:8]) - cpu[3] - cpu[4]) / _TICK, "all": sum(cpu[:8]) / _TICK,
+                "clients": mine.user + mine.system}
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._scan()
 
     def start(self) -> None:
-        self.first = self._sample()
+        if not Path("/proc/stat").exists():
+            return
+        self._scan()
+        self.base = {pid: seconds for pid, (_, seconds) in self.seen.items()}
+        self.first = self._machine()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
 
     def stop(self) -> dict:
-        """CPU seconds per part, `cores_busy` (machine busy / wall) and `others` (the rest)."""
-        last = self._sample()
-        if not last or not self.first:
+        """CPU seconds per part, `others` (the rest of the machine) and `cores_busy`."""
+        if self._thread is None:
             return {}
-        d = {k: last[k] - self.first[k] for k in last}
+        self._stop.set()
+        self._thread.join()
+        self._scan()
+        last = self._machine()
+        parts = {"server": 0.0, "postgres": 0.0}
+        for pid, (part, seconds) in self.seen.items():
+            parts[part] += seconds - self.base.get(pid, 0.0)
+        out = {"clients": round(last["clients"] - self.first["clients"], 1),
+               "server": round(parts["server"], 1), "postgres": round(parts["postgres"], 1)}
+        busy = last["busy"] - self.first["busy"]
         cores = os.cpu_count() or 1
-        wall = d["machine_all"] / cores
-        out = {k: round(d[k], 1) for k in ("clients", "server", "postgres")}
-        out["others"] = round(max(0.0, d["machine_busy"] - sum(out.values())), 1)
-        out["machine_busy"] = round(d["machine_busy"], 1)
-        out["cores"] = cores
-        out["cores_busy"] = round(d["machine_busy"] / wall, 2) if wall else None
+        wall = (last["all"] - self.first["all"]) / cores
+        out["others"] = round(max(0.0, busy - sum(out.values())), 1)
+        out.update(machine_busy=round(busy, 1), cores=cores, cores_busy=round(busy / wall, 2) if wall else None)
         return out
