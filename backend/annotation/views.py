@@ -141,7 +141,7 @@ class Submit(WorkView):
                                  answers=payload.validated_data["answers"])
         body = dict(outcome.body)
         if outcome.accepted:
-            taskset = TaskSet.objects.get(public_id=set_id)
+            taskset = outcome.taskset or TaskSet.objects.get(public_id=set_id)
             body.update(provider.accepted_payload(taskset))
         return Response(body, status=status.HTTP_200_OK if outcome.accepted else status.HTTP_422_UNPROCESSABLE_ENTITY)
 

@@ -14,12 +14,20 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, OuterRef, Subquery, When
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from backend.annotation.models import Answer, Attempt, GoldAnswer, Question, SetItem, TaskSet
+from backend.annotation.models import Attempt, SetItem, TaskSet
 from backend.annotation.services.assign import taskset_release
-from backend.annotation.services.consensus import aggregator_for, questions_decide
+from backend.annotation.services.consensus import MajorityVote, aggregator_for, questions_decide
+from backend.annotation.services.record import (
+    answers_insert,
+    gold_answers_insert,
+    labels_follow_decisions,
+    questions_count,
+    questions_count_and_decide,
+    worker_counters_add,
+)
 from backend.common.errors import Conflict, DomainError, Forbidden, Gone, NotFound
 from backend.crowd.models import Worker
 from backend.crowd.policy import block_reason
@@ -47,6 +55,7 @@ class SubmitOutcome:
     accepted: bool
     body: dict
     replay: bool = False
+    taskset: TaskSet | None = None  # the set as locked and graded (not set on replays)
 
 
 def _validate(item_ids: list[uuid.UUID], answers: list[dict]) -> dict[uuid.UUID, dict]:
@@ -130,33 +139,30 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
     payload = {"answers": [{"item": str(k), "answer": value[k], "ms": v.get("ms")} for k, v in by_item.items()],
                **extra}
 
-    GoldAnswer.objects.bulk_create([
-        GoldAnswer(gold_id=gid, worker_id=worker.pk, taskset_id=taskset.pk, value=value[pid],
-                   correct=value[pid] == truth)
-        for pid, gid, truth in gold
-    ])
+    gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
+                        rows=[(gid, value[pid], value[pid] == truth) for pid, gid, truth in gold])
     real = [(pid, qid) for pid, qid, gid, _ in items if qid]
     counters = {"gold_answers": len(gold), "gold_correct": len(gold) - gold_wrong,
                 "attempts_refused": 0 if accepted else 1, "sets_accepted": 1 if accepted else 0,
                 "answers_count": len(real) if accepted else 0, "sets_failed": 1 if not accepted and left <= 0 else 0}
-    Worker.objects.filter(pk=worker.pk).update(last_seen_at=now, **{k: F(k) + v for k, v in counters.items() if v})
+    worker_counters_add(worker_id=worker.pk, counters=counters, now=now)
     for k, v in counters.items():  # the worker's counters as they now stand, for the block rules
         setattr(worker, k, getattr(worker, k) + v)
 
     if accepted:
-        Answer.objects.bulk_create([
-            Answer(question_id=qid, worker_id=worker.pk, taskset_id=taskset.pk, value=value[pid],
-                   duration_ms=by_item[pid].get("ms"))
-            for pid, qid in real
-        ])
+        answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
+                       rows=[(qid, value[pid], by_item[pid].get("ms")) for pid, qid in real])
+        question_ids = [qid for _, qid in real]
         yes_ids = [qid for pid, qid in real if value[pid]]
-        Question.objects.filter(pk__in=[qid for _, qid in real]).update(
-            answers=F("answers") + 1, in_flight=F("in_flight") - 1,
-            yes=F("yes") + Case(When(pk__in=yes_ids, then=1), default=0),
-            no=F("no") + Case(When(pk__in=yes_ids, then=0), default=1),
-        )
+        no_ids = [qid for pid, qid in real if not value[pid]]
+        aggregator = aggregator_for(taskset.dataset)
+        if isinstance(aggregator, MajorityVote):  # the default: counted and decided in two statements
+            questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now)
+            labels_follow_decisions(question_ids=question_ids, now=now)
+        else:
+            questions_count(yes_ids=yes_ids, no_ids=no_ids)
+            questions_decide(question_ids=question_ids, aggregator=aggregator)
         TaskSet.objects.filter(pk=taskset.pk).update(status=TaskSet.Status.ACCEPTED, closed_at=now, attempts=number)
-        questions_decide(question_ids=[qid for _, qid in real], aggregator=aggregator_for(taskset.dataset))
         body = {"status": "accepted", "detail": ACCEPTED_MESSAGE, "attempts_left": 0}
     elif left <= 0:
         TaskSet.objects.filter(pk=taskset.pk).update(attempts=number)
@@ -170,4 +176,4 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
     reason = block_reason(worker)
     if reason:
         worker_block(worker=worker, reason=reason)
-    return SubmitOutcome(accepted, body)
+    return SubmitOutcome(accepted, body, taskset=taskset)
