@@ -179,3 +179,54 @@ def test_the_endpoints_are_in_the_api_schema(staff_client):
     text = staff_client.get("/api/schema/").content.decode()
     for path in ("rounds/", "rounds/{number}/", "relations/", "sources/", "predictions/"):
         assert f"/api/datasets/{{name}}/candidates/{path}" in text
+
+
+@pytest.fixture
+def held_chunk(monkeypatch):
+    """The round's first chunk is held by "another process" (skipped as a locked row would be)
+    for the first ``held[0]`` attempts at it."""
+    from backend.candidates.services import rounds
+    import workers.tasks.candidates as task_module
+
+    real = rounds._chunk_roll_out
+    held, tries = [1], {}
+
+    def roll_out(chunk_id):
+        first = min(rounds.RoundChunk.objects.values_list("id", flat=True))
+        if chunk_id == first:
+            tries[chunk_id] = tries.get(chunk_id, 0) + 1
+            if tries[chunk_id] <= held[0]:
+                return 0
+        return real(chunk_id)
+
+    monkeypatch.setattr(rounds, "_chunk_roll_out", roll_out)
+    monkeypatch.setattr(task_module, "HELD_CHUNKS_POLL", 0)
+    return held
+
+
+def test_a_round_with_chunks_held_elsewhere_waits_for_them(running30, staff_user, held_chunk):
+    from backend.common.jobs import job_create
+    from workers.tasks.candidates import run_round
+
+    job = job_create(kind="candidate_round", user=staff_user)
+    run_round(str(job.id), running30.id, ["wordnet"], {"chunk_videos": 10})
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.result["round"] == 1
+    assert CandidateRound.objects.get().status == CandidateRound.Status.FINISHED
+
+
+def test_chunks_held_too_long_fail_the_job_with_the_reason(running30, staff_user, held_chunk, monkeypatch):
+    import workers.tasks.candidates as task_module
+    from backend.common.jobs import job_create
+
+    held_chunk[0] = 10**6
+    monkeypatch.setattr(task_module, "HELD_CHUNKS_WAIT", 0)
+    job = job_create(kind="candidate_round", user=staff_user)
+    task_module.run_round(str(job.id), running30.id, ["wordnet"], {"chunk_videos": 10})
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "held by another process" in job.error
+    assert CandidateRound.objects.get().status == CandidateRound.Status.PLANNED
+    # once the holder lets go, the next run finishes the round rather than starting another
+    held_chunk[0] = 0
+    assert candidate_round_run(dataset=running30, sources=["wordnet"]).status == CandidateRound.Status.FINISHED
+    assert CandidateRound.objects.count() == 1

@@ -5,14 +5,21 @@ of its own, so its progress shows on the dashboard like a round started from the
 """
 from __future__ import annotations
 
+import time
+
+from backend.candidates.models import CandidateRound
 from backend.candidates.policy import RoundPolicy
-from backend.candidates.services import candidate_round_run, predictions_ingest
+from backend.candidates.services import candidate_round_resume, candidate_round_run, predictions_ingest
 from backend.common.errors import DomainError
 from backend.common.jobs import job_create, job_finish, job_progress_reporter, job_start
 from backend.videos.models import Dataset
 from workers.base import platform_task
 
 DATASET_GONE = "The dataset was deleted before the job ran."
+ROUND_HELD = ("Round {number} still has chunks held by another process after {minutes} minutes; the round "
+              "finishes when that process does, or when the dataset's next round runs.")
+HELD_CHUNKS_WAIT = 600  # seconds
+HELD_CHUNKS_POLL = 5
 
 
 @platform_task(soft_time_limit=6 * 3600)
@@ -43,6 +50,15 @@ def run_round(job_id: str | None, dataset_id: int, sources: list[str] | None = N
         )
     except DomainError as exc:
         job_finish(job_id=job_id, error=exc.message)
+        return
+    # Chunks still locked by another process (a worker whose connection has not been dropped
+    # yet): wait for them, taking over any whose lock is released, rather than report success.
+    deadline = time.monotonic() + HELD_CHUNKS_WAIT
+    while finished.status != CandidateRound.Status.FINISHED and time.monotonic() < deadline:
+        time.sleep(HELD_CHUNKS_POLL)
+        finished = candidate_round_resume(candidate_round=finished, job=job)
+    if finished.status != CandidateRound.Status.FINISHED:
+        job_finish(job_id=job_id, error=ROUND_HELD.format(number=finished.number, minutes=HELD_CHUNKS_WAIT // 60))
         return
     job_finish(job_id=job_id, result={"round": finished.number, "proposed": finished.proposed,
                                       "sources": finished.stats.get("sources", {})})
