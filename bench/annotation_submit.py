@@ -41,7 +41,7 @@ def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str,
     n_real = set_size - 2
     videos = Video.objects.bulk_create(
         [Video(dataset=ds, source=f"/bench/{i}.mp4", name=f"{i}.mp4", storage_key=f"k/{i}.mp4", checksum=str(i))
-         for i in range(n_sets * n_real // 3 + 10)], batch_size=5000)
+         for i in range(-(-n_sets // 3) * n_real + 10)], batch_size=5000)
     gold = GoldQuestion.objects.bulk_create(
         [GoldQuestion(dataset=ds, action=action, video=videos[i], truth=i % 2 == 0) for i in range(10)])
     # every question is in 3 sets (the train redundancy)
