@@ -95,10 +95,12 @@ def harvest_by_round(*, dataset: Dataset, round_number: int | None = None) -> di
     return {number: {s: t.as_dict() for s, t in sources.items()} for number, sources in totals.items()}
 
 
-def harvest_by_relation(*, dataset: Dataset, round_number: int | None = None) -> dict[int, dict]:
-    """``{relation id: tally dict}``, over one round or all of them."""
+def harvest_by_relation(*, dataset: Dataset, round_number: int | None = None,
+                        groups: list[HarvestGroup] | None = None) -> dict[int, dict]:
+    """``{relation id: tally dict}``, over one round or all of them (from ``groups`` when the
+    caller already read them)."""
     totals: dict[int, Tally] = defaultdict(Tally)
-    for group in harvest_groups(dataset=dataset, round_number=round_number):
+    for group in groups if groups is not None else harvest_groups(dataset=dataset, round_number=round_number):
         if group.relation_id is not None:
             totals[group.relation_id].add(group.tally)
     return {relation: tally.as_dict() for relation, tally in totals.items()}
@@ -132,7 +134,7 @@ def source_list(*, dataset: Dataset) -> QuerySet[CandidateSource]:
     return CandidateSource.objects.filter(dataset=dataset).order_by("source")
 
 
-def harvest_series(*, dataset: Dataset, relations: int = 8) -> dict:
+def harvest_series(*, dataset: Dataset, relations: int = 8, groups: list[HarvestGroup] | None = None) -> dict:
     """Harvest rate per round, for charts: one series per source, and one per relation for the
     ``relations`` relations that asked most (the others are in the relations table).
 
@@ -142,7 +144,7 @@ def harvest_series(*, dataset: Dataset, relations: int = 8) -> dict:
     by_source: dict[str, dict[int, Tally]] = defaultdict(lambda: defaultdict(Tally))
     by_relation: dict[int, dict[int, Tally]] = defaultdict(lambda: defaultdict(Tally))
     asked: dict[int, int] = defaultdict(int)
-    for group in harvest_groups(dataset=dataset):
+    for group in groups if groups is not None else harvest_groups(dataset=dataset):
         by_source[group.source][group.round].add(group.tally)
         if group.relation_id is not None:
             by_relation[group.relation_id][group.round].add(group.tally)

@@ -286,7 +286,14 @@ def candidates(request, name: str):
     and the control that starts the next round."""
     from backend.candidates.models import Relation, Source
     from backend.candidates.policy import RoundPolicy
-    from backend.candidates.selectors import harvest_by_relation, harvest_series, relation_list, round_list, source_list
+    from backend.candidates.selectors import (
+        harvest_by_relation,
+        harvest_groups,
+        harvest_series,
+        relation_list,
+        round_list,
+        source_list,
+    )
 
     dataset = _dataset(name)
     offset = _offset(request)
@@ -295,11 +302,12 @@ def candidates(request, name: str):
     relations = relation_list(dataset=dataset, state=state or None)
     total = relations.count()
     page = list(relations[offset: offset + PAGE])
-    harvest = harvest_by_relation(dataset=dataset)
+    groups = harvest_groups(dataset=dataset)  # one grouped query for the table and both charts
+    harvest = harvest_by_relation(dataset=dataset, groups=groups)
     for relation in page:
         relation.tally = harvest.get(relation.pk, {"asked": 0, "decided": 0, "yes": 0, "rate": None})
     threshold = RoundPolicy.from_settings().harvest_threshold
-    series = harvest_series(dataset=dataset)
+    series = harvest_series(dataset=dataset, groups=groups)
     return render(request, "dashboard/candidates.html", _ctx(
         request, dataset, "candidates", rounds=list(round_list(dataset=dataset)[:50]),
         sources=list(source_list(dataset=dataset)), all_sources=Source.values, relations=page, total=total,
