@@ -101,6 +101,7 @@ class ManifestSource:
         except (UnicodeDecodeError, csv.Error) as exc:
             raise DomainError(MANIFEST_UNREADABLE.format(path=self.path, error=exc)) from exc
         items = []
+        lines: dict[str, int] = {}  # each file's first line: a file listed twice is a mistake to point at
         for n, row in enumerate(rows, start=2):
             row = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
             raw_path, split = row.get("path", ""), row.get("split", "") or self.split or Split.TRAIN
@@ -112,6 +113,7 @@ class ManifestSource:
             labels = tuple(dict.fromkeys(l.strip() for l in row.get("labels", "").split(";") if l.strip()))
             if raw_path.startswith("s3://"):
                 bucket, key = S3Source.parse(raw_path)
+                self._once(lines, raw_path, n)
                 items.append(ImportItem(raw_path, PurePosixPath(key).name, split, labels, n))
                 continue
             candidate = Path(raw_path)
@@ -121,10 +123,17 @@ class ManifestSource:
                 resolved = check_inside_roots(candidate)
             except DomainError as exc:
                 raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=exc.message)) from exc
+            self._once(lines, str(resolved), n)
             items.append(ImportItem(str(resolved), resolved.name, split, labels, n))
         if not items:
             raise DomainError(SOURCE_NO_VIDEOS.format(source=self.path, exts="no rows"))
         return items
+
+    def _once(self, lines: dict[str, int], source: str, line: int) -> None:
+        if source in lines:
+            raise DomainError(MANIFEST_BAD_ROW.format(
+                path=self.path, line=line, problem=f"{source} is already listed on line {lines[source]}"))
+        lines[source] = line
 
     @contextlib.contextmanager
     def local_path(self, item: ImportItem) -> Iterator[Path]:

@@ -92,6 +92,8 @@ def _nothing_written(dataset):
         (["path", "split", "labels"], [["clip_00000.mp4", "training", "jumping"]], "unknown split 'training'"),
         (["path", "split", "labels"], [["clip_00000.mp4", "train", "jumping"], ["", "train", ""]], "empty path"),
         (["path", "split", "labels"], [["../../../../../../../../../etc/passwd", "train", ""]], "outside the allowed import roots"),
+        (["path", "split", "labels"], [["clip_00000.mp4", "train", ""], ["clip_00001.mp4", "train", ""],
+                                       ["./clip_00000.mp4", "val", "jumping"]], "clip_00000.mp4 is already listed on line 2"),
     ],
 )
 def test_bad_manifest_changes_nothing(dataset, clip_factory, tmp_path, header, rows, message_part):
