@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-" + "x" * 60
 sys.path.insert(0, str(REPO))
 
-from bench.serving import closed_loop, django_setup, gunicorn, percentile, scratch_database  # noqa: E402
+from bench.serving import CpuSplit, closed_loop, django_setup, gunicorn, percentile, scratch_database  # noqa: E402
 
 
 def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str, list]]:
@@ -74,6 +74,12 @@ def setup_database(url: str, n_sets: int, set_size: int) -> list[tuple[str, str,
     # Sets sharing questions (3 per question) are submitted far apart, as they would be in a real
     # campaign, rather than back to back.
     plan = [p for k in range(3) for p in plan[k::3]]
+    # A live database has planner statistics; tables filled a moment ago have none until autovacuum
+    # gets to them, and without them PostgreSQL may scan a whole table to update 18 rows.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return [(worker_link_token(worker=w), str(ts.public_id), [(str(i.public_id), a) for i, a in answers])
             for w, ts, answers in plan]
 
@@ -109,7 +115,10 @@ def main() -> None:
                 return ("POST", f"/api/work/sets/{set_id}/submit/",
                         {"X-Worker-Token": token, "Content-Type": "application/json"}, body)
 
+            cpu = CpuSplit(server_pid=served.pid, database=url.rsplit("/", 1)[1])
+            cpu.start()
             lat, statuses, wall = closed_loop(base, plan, args.seconds, args.clients, submit_request)
+            split = cpu.stop()
         ok = [job for job, status in statuses if status == 200]
         errors = [status for _, status in statuses if status != 200]
         rps = len(lat) / wall
@@ -118,6 +127,11 @@ def main() -> None:
         print(f"POST submit (20 answers) : {rps:7.1f} req/s  p50 {percentile(lat, .5) * 1000:6.1f} ms  "
               f"p99 {percentile(lat, .99) * 1000:6.1f} ms  ({len(lat)} submissions, {len(errors)} non-200)")
         print(f"ratio submit/health throughput: {rps / health_rps:.3f}")
+        if split:
+            per = {k: split[k] / max(1, len(lat)) * 1000 for k in ("clients", "server", "postgres", "others")}
+            print("CPU during the submit phase: " + ", ".join(f"{k} {split[k]} s" for k in per)
+                  + f", {split['cores_busy']} of {split['cores']} cores busy")
+            print("CPU per submission (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
 
         from backend.annotation.models import Answer, Attempt, TaskSet
 

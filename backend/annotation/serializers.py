@@ -1,15 +1,22 @@
+import uuid
+
 from rest_framework import serializers
+
+from backend.common.errors import DomainError
+
+MAX_ANSWERS = 500
+MAX_MS = 3_600_000
 
 
 class AnswerSerializer(serializers.Serializer):
     item = serializers.UUIDField()
     answer = serializers.BooleanField()
-    ms = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=3_600_000)
+    ms = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_MS)
 
 
 class SubmitSerializer(serializers.Serializer):
     submission_id = serializers.UUIDField(help_text="A new UUID per click; retries of one click reuse it.")
-    answers = serializers.ListField(child=AnswerSerializer(), max_length=500, allow_empty=False)
+    answers = serializers.ListField(child=AnswerSerializer(), max_length=MAX_ANSWERS, allow_empty=False)
 
 
 class ItemSerializer(serializers.Serializer):
@@ -46,3 +53,67 @@ class SubmitResponseSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted", "refused", "failed"])
     detail = serializers.CharField()
     attempts_left = serializers.IntegerField()
+
+
+# The submit endpoint is the platform's hot path: its body is checked by the plain function below
+# (a DRF serializer for 20 nested items cost about a millisecond). `SubmitSerializer` above stays
+# the documented schema of the same body; `tests/annotation/test_submission_parse.py` holds the two
+# to the same answers.
+NOT_AN_OBJECT = "The body must be a JSON object with submission_id and answers."
+BAD_SUBMISSION_ID = "submission_id must be a UUID (a new one per click; retries reuse it)."
+BAD_ANSWERS = "answers must be a non-empty list of at most {max} answers."
+BAD_ANSWER = "Each answer must be an object with item (a UUID) and answer (true or false)."
+BAD_ITEM = "item must be a UUID."
+BAD_VALUE = "answer must be true or false."
+BAD_MS = "ms must be a whole number of milliseconds between 0 and {max}, or null."
+_TRUE = serializers.BooleanField.TRUE_VALUES
+_FALSE = serializers.BooleanField.FALSE_VALUES
+
+
+def _uuid(value, message: str, field: str) -> uuid.UUID:
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise DomainError(message, field=field)
+
+
+def _ms(value, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MS:
+        raise DomainError(BAD_MS.format(max=MAX_MS), field=field)
+    return value
+
+
+def submission_parse(data) -> tuple[uuid.UUID, list[dict]]:
+    """(submission_id, [{"item": UUID, "answer": bool, "ms": int | None}]) from a submit body, or
+    a DomainError (400) naming the first bad field."""
+    if not isinstance(data, dict):
+        raise DomainError(NOT_AN_OBJECT)
+    submission_id = _uuid(data.get("submission_id"), BAD_SUBMISSION_ID, "submission_id")
+    answers = data.get("answers")
+    if not isinstance(answers, list) or not answers or len(answers) > MAX_ANSWERS:
+        raise DomainError(BAD_ANSWERS.format(max=MAX_ANSWERS), field="answers")
+    parsed = []
+    for n, entry in enumerate(answers):
+        if not isinstance(entry, dict):
+            raise DomainError(BAD_ANSWER, field=f"answers[{n}]")
+        value = entry.get("answer")
+        try:
+            if value in _TRUE:
+                value = True
+            elif value in _FALSE:
+                value = False
+            else:
+                raise DomainError(BAD_VALUE, field=f"answers[{n}].answer")
+        except TypeError:  # an unhashable value (a list, an object)
+            raise DomainError(BAD_VALUE, field=f"answers[{n}].answer") from None
+        parsed.append({"item": _uuid(entry.get("item"), BAD_ITEM, f"answers[{n}].item"), "answer": value,
+                       "ms": _ms(entry.get("ms"), f"answers[{n}].ms")})
+    return submission_id, parsed

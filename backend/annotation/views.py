@@ -25,6 +25,7 @@ from backend.annotation.serializers import (
     SubmitResponseSerializer,
     SubmitSerializer,
     TaskSetSerializer,
+    submission_parse,
 )
 from backend.annotation.services.assign import taskset_assign
 from backend.annotation.services.submit import NOT_YOUR_SET, SET_CLOSED, SET_NOT_FOUND, taskset_submit
@@ -135,10 +136,8 @@ class Submit(WorkView):
         provider, worker = worker_for_request(request)
         if provider.is_preview(request):
             raise Forbidden(PREVIEW_NO_SUBMIT)
-        payload = SubmitSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        outcome = taskset_submit(worker=worker, set_id=set_id, submission_id=payload.validated_data["submission_id"],
-                                 answers=payload.validated_data["answers"])
+        submission_id, answers = submission_parse(request.data)
+        outcome = taskset_submit(worker=worker, set_id=set_id, submission_id=submission_id, answers=answers)
         body = dict(outcome.body)
         if outcome.accepted:
             taskset = outcome.taskset or TaskSet.objects.get(public_id=set_id)

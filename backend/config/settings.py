@@ -172,7 +172,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # Throttle counters and other short-lived state: Redis when configured, else per-process memory.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "backend.common.cache.SharedClientRedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -45,8 +45,8 @@ def test_count_and_decide_matches_the_majority_rule(dataset):
     yes_ids = [q.pk for q in questions if rng.random() < 0.5]
     no_ids = [q.pk for q in questions if q.pk not in set(yes_ids)]
     now = timezone.now()
-    record.questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now)
-    record.labels_follow_decisions(question_ids=[q.pk for q in questions], now=now)
+    record.run(record.questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now),
+               record.labels_follow_decisions(question_ids=[q.pk for q in questions], now=now))
     after = {q.pk: q for q in Question.objects.filter(pk__in=before).select_related("label")}
     decided_now = 0
     for pk, (answers, yes, no, state, decision) in before.items():
@@ -74,7 +74,7 @@ def test_counts_without_a_decision(dataset, yes, no):
     questions = _questions(dataset, 3, random.Random(yes * 10 + no))
     ids = [q.pk for q in questions]
     yes_ids, no_ids = ids[:yes], ids[yes:yes + no]
-    record.questions_count(yes_ids=yes_ids, no_ids=no_ids)
+    record.run(record.questions_count(yes_ids=yes_ids, no_ids=no_ids))
     for q, old in zip(Question.objects.filter(pk__in=ids).order_by("pk"), questions):
         moved = q.pk in yes_ids or q.pk in no_ids
         assert (q.answers, q.yes, q.no) == (old.answers + moved, old.yes + (q.pk in yes_ids), old.no + (q.pk in no_ids))
@@ -90,12 +90,15 @@ def test_inserts_and_counters(dataset):
     dataset = questions[0].dataset
     gold = GoldQuestion.objects.create(dataset=dataset, action=questions[0].action, video=questions[0].video, truth=True)
     taskset = TaskSet.objects.create(dataset=dataset, worker=worker, action=questions[0].action, expires_at=now)
-    record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
-                          rows=[(q.pk, v, ms) for q, v, ms in zip(questions, itertools.cycle([True, False]),
-                                                                  [None, 0, 1500, 2**31 - 1])])
-    record.gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now, rows=[(gold.pk, False, False)])
-    record.worker_counters_add(worker_id=worker.pk, counters={"answers_count": 4, "gold_answers": 1, "gold_correct": 0},
-                               now=now)
+    record.run(
+        record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
+                              rows=[(q.pk, v, ms) for q, v, ms in zip(questions, itertools.cycle([True, False]),
+                                                                      [None, 0, 1500, 2**31 - 1])]),
+        record.gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now, rows=[(gold.pk, False, False)]),
+        record.worker_counters_add(worker_id=worker.pk, now=now,
+                                   counters={"answers_count": 4, "gold_answers": 1, "gold_correct": 0}),
+        record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now, rows=[]),  # nothing: skipped
+    )
     stored = list(Answer.objects.filter(taskset=taskset).order_by("question_id").values_list(
         "question_id", "value", "duration_ms", "excluded", "created_at"))
     assert stored == [(questions[0].pk, True, None, False, now), (questions[1].pk, False, 0, False, now),

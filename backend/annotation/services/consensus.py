@@ -144,10 +144,15 @@ def _decision_from_posterior(p: float, band: float) -> Decision:
     return Decision(POSITIVE, float(p)) if p > 0.5 else Decision(NEGATIVE, float(1 - p))
 
 
-def aggregator_for(dataset) -> Aggregator:
-    if dataset.aggregator == "dawid_skene":
-        return Probabilistic(adaptive=dataset.adaptive)
+def aggregator_named(name: str, *, adaptive: bool) -> Aggregator:
+    """The aggregator a dataset's ``aggregator`` and ``adaptive`` settings name."""
+    if name == "dawid_skene":
+        return Probabilistic(adaptive=adaptive)
     return MajorityVote()
+
+
+def aggregator_for(dataset) -> Aggregator:
+    return aggregator_named(dataset.aggregator, adaptive=dataset.adaptive)
 
 
 def _apply(decided: list[Question], now) -> None:

@@ -1,33 +1,48 @@
-"""The writes of a graded submission, as a few set-based SQL statements.
+"""The statements of a graded submission, as a few set-based SQL statements.
 
 Submission is the platform's hot path: every accepted set writes its answers, moves its
 questions' counters and decides the questions that have their answers. Through the ORM that is
 a dozen statements whose compilation (expressions, ``Case``/``When`` over the set's ids, a model
-instance per answer) cost more CPU than the database's own work. Here each step is one plain
-statement with its parameters, portable between PostgreSQL and SQLite:
+instance per answer) cost more CPU than the database's own work, and a round trip each. Here each
+step is one plain statement with its parameters, portable between PostgreSQL and SQLite:
+
+- ``taskset_lock`` and ``set_items``, the two reads: the set, locked, with the outcome of an
+  earlier request carrying the same submission id; then its items with their gold truth.
+
+The writes are built as ``(sql, params)`` fragments and ``run`` sends them together (one round
+trip on PostgreSQL):
 
 - ``gold_answers_insert`` and ``answers_insert``: one multi-row ``INSERT`` each;
 - ``worker_counters_add``: one ``UPDATE`` of the worker's running totals;
-- ``questions_count_and_decide``: one ``UPDATE`` that adds the answers to the questions'
-  counters and, by the majority rule, decides those that now have their answers (an ``UPDATE``
-  reads every column as it was before the row changed, so the new counts are spelled out);
-- ``labels_follow_decisions``: one ``UPDATE`` copying the decisions onto their labels.
+- ``questions_count_and_decide``: an ``UPDATE`` for the Yes answers and one for the No, which
+  add the answers to the questions' counters and, by the majority rule, decide those that now
+  have their answers;
+- ``labels_follow_decisions``: one ``UPDATE`` copying the decisions onto their labels;
+- ``taskset_attempted`` and ``attempt_insert``: the set's new state and the attempt log.
+
+Values whose database form differs between backends (UUIDs are text on SQLite, JSON is
+``jsonb`` on PostgreSQL) go through their model field, as the ORM would send them.
 
 Other aggregators decide in Python (``consensus.questions_decide``); they still use the
-inserts and counters here.
+inserts and counters here (``questions_count`` instead of ``questions_count_and_decide``).
 """
 from __future__ import annotations
 
 import string
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
 
-from backend.annotation.models import Answer, GoldAnswer, Question
+from backend.annotation.models import Answer, Attempt, GoldAnswer, GoldQuestion, Question, SetItem, TaskSet
 from backend.annotation.services.consensus import AMBIGUOUS, NEGATIVE, POSITIVE
 from backend.crowd.models import Worker
 from backend.labels.models import Label
+from backend.videos.models import Dataset
+
+
+Fragment = tuple[str, list]  # SQL text with %s placeholders, and its parameters
 
 
 def _table(model) -> str:
@@ -38,47 +53,123 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-def _insert(model, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+def _insert(model, columns: Sequence[str], rows: Sequence[Sequence]) -> Fragment | None:
     if not rows:
-        return
+        return None
     row = f"({_marks(len(columns))})"
-    sql = f"INSERT INTO {_table(model)} ({', '.join(columns)}) VALUES {', '.join([row] * len(rows))}"
+    return (f"INSERT INTO {_table(model)} ({', '.join(columns)}) VALUES {', '.join([row] * len(rows))}",
+            [value for r in rows for value in r])
+
+
+def run(*statements: Fragment | list[Fragment] | None) -> None:
+    """Run the statements in order; ``None`` (nothing to write) is skipped, a list is run in place.
+
+    On PostgreSQL they go as one query: psycopg sends several statements in one round trip, and
+    the server runs them in order in the current transaction. The SQLite driver takes one
+    statement per call.
+    """
+    fragments: list[Fragment] = []
+    for part in statements:
+        if isinstance(part, list):
+            fragments.extend(part)
+        elif part is not None:
+            fragments.append(part)
+    if not fragments:
+        return
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for r in rows for value in r])
+        if connection.vendor == "postgresql" and len(fragments) > 1:
+            cursor.execute(";\n".join(sql for sql, _ in fragments), [p for _, params in fragments for p in params])
+            return
+        for fragment in fragments:
+            cursor.execute(*fragment)
 
 
 def _when(now: datetime):
     return connection.ops.adapt_datetimefield_value(now)
 
 
+def _db(model, field: str, value):
+    """``value`` as the database takes it for ``model.field``."""
+    return model._meta.get_field(field).get_db_prep_save(value, connection)
+
+
+def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | None:
+    """The set with this public id, its row locked until the transaction ends, or None.
+
+    Besides its own fields it carries ``dataset_aggregator`` and ``dataset_adaptive`` (how its
+    dataset decides questions), and ``prev_accepted`` / ``prev_response``: the outcome recorded
+    for an earlier request with this ``submission_id``, or None. Those two are read in the
+    statement's snapshot: a statement that waited for the lock does not see an attempt committed
+    meanwhile (the caller looks again when the set has attempts).
+    """
+    features = connection.features
+    lock = ""
+    if features.has_select_for_update:
+        lock = " FOR UPDATE OF t" if features.has_select_for_update_of else " FOR UPDATE"
+    attempt, dataset = _table(Attempt), _table(Dataset)
+    previous = f"(SELECT a.{{column}} FROM {attempt} a WHERE a.taskset_id = t.id AND a.submission_id = %s)"
+    sql = (f"SELECT t.*, d.aggregator AS dataset_aggregator, d.adaptive AS dataset_adaptive, "
+           f"{previous.format(column='accepted')} AS prev_accepted, {previous.format(column='response')} AS prev_response "
+           f"FROM {_table(TaskSet)} t JOIN {dataset} d ON d.id = t.dataset_id WHERE t.public_id = %s{lock}")
+    submission = _db(Attempt, "submission_id", submission_id)
+    found = list(TaskSet.objects.raw(sql, [submission, submission, _db(TaskSet, "public_id", set_id)]))
+    return found[0] if found else None
+
+
+def set_items(*, taskset_id: int) -> list[tuple[uuid.UUID, int | None, int | None, bool | None]]:
+    """(public id, question id, gold id, gold truth) of every item of the set, in order."""
+    item, gold = _table(SetItem), _table(GoldQuestion)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT i.public_id, i.question_id, i.gold_id, g.truth FROM {item} i "
+                       f"LEFT JOIN {gold} g ON g.id = i.gold_id WHERE i.taskset_id = %s ORDER BY i.position",
+                       [taskset_id])
+        rows = cursor.fetchall()
+    as_uuid = SetItem._meta.get_field("public_id").to_python
+    return [(as_uuid(pid), qid, gid, None if truth is None else bool(truth)) for pid, qid, gid, truth in rows]
+
+
+def attempt_insert(*, taskset_id: int, number: int, submission_id: uuid.UUID, accepted: bool, gold_total: int,
+                   gold_wrong: int, payload: dict, response: dict, now: datetime) -> Fragment:
+    return _insert(Attempt, ["taskset_id", "number", "submission_id", "accepted", "gold_total", "gold_wrong",
+                             "payload", "response", "created_at"],
+                   [(taskset_id, number, _db(Attempt, "submission_id", submission_id), accepted, gold_total,
+                     gold_wrong, _db(Attempt, "payload", payload), _db(Attempt, "response", response), _when(now))])
+
+
+def taskset_attempted(*, taskset_id: int, attempts: int, accepted_at: datetime | None = None) -> Fragment:
+    """Count an attempt on the set; with ``accepted_at``, the set is accepted and closed then."""
+    sets, params = ["attempts = %s"], [attempts]
+    if accepted_at is not None:
+        sets += ["status = %s", "closed_at = %s"]
+        params += [TaskSet.Status.ACCEPTED, _when(accepted_at)]
+    return f"UPDATE {_table(TaskSet)} SET {', '.join(sets)} WHERE id = %s", [*params, taskset_id]
+
+
 def gold_answers_insert(*, worker_id: int, taskset_id: int, rows: Sequence[tuple[int, bool, bool]],
-                        now: datetime) -> None:
+                        now: datetime) -> Fragment | None:
     """``rows``: (gold question id, value, correct)."""
     at = _when(now)
-    _insert(GoldAnswer, ["gold_id", "worker_id", "taskset_id", "value", "correct", "created_at"],
-            [(gold_id, worker_id, taskset_id, value, correct, at) for gold_id, value, correct in rows])
+    return _insert(GoldAnswer, ["gold_id", "worker_id", "taskset_id", "value", "correct", "created_at"],
+                   [(gold_id, worker_id, taskset_id, value, correct, at) for gold_id, value, correct in rows])
 
 
 def answers_insert(*, worker_id: int, taskset_id: int, rows: Sequence[tuple[int, bool, int | None]],
-                   now: datetime) -> None:
+                   now: datetime) -> Fragment | None:
     """``rows``: (question id, value, duration in ms or None)."""
     at = _when(now)
-    _insert(Answer, ["question_id", "worker_id", "taskset_id", "value", "duration_ms", "excluded", "created_at"],
-            [(qid, worker_id, taskset_id, value, ms, False, at) for qid, value, ms in rows])
+    return _insert(Answer, ["question_id", "worker_id", "taskset_id", "value", "duration_ms", "excluded",
+                            "created_at"],
+                   [(qid, worker_id, taskset_id, value, ms, False, at) for qid, value, ms in rows])
 
 
-def worker_counters_add(*, worker_id: int, counters: dict[str, int], now: datetime) -> None:
+def worker_counters_add(*, worker_id: int, counters: dict[str, int], now: datetime) -> Fragment:
     """Add to the worker's running totals (only the non-zero ones) and touch ``last_seen_at``."""
     names = [name for name, value in counters.items() if value]
     for name in names:
         Worker._meta.get_field(name)  # only real columns reach the SQL
     sets = ", ".join(["last_seen_at = %s", *(f"{name} = {name} + %s" for name in names)])
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {_table(Worker)} SET {sets} WHERE id = %s",
-                       [_when(now), *(counters[name] for name in names), worker_id])
-
-
-Fragment = tuple[str, list]
+    return (f"UPDATE {_table(Worker)} SET {sets} WHERE id = %s",
+            [_when(now), *(counters[name] for name in names), worker_id])
 
 
 def _compose(template: str, **parts: Fragment) -> Fragment:
@@ -98,70 +189,55 @@ def _value(value) -> Fragment:
     return "%s", [value]
 
 
-def _execute(fragment: Fragment) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(*fragment)
+def _ids(ids: Sequence[int]) -> Fragment:
+    return _marks(len(ids)), list(ids)
 
 
-def _counts(yes_ids: Sequence[int], ids: Sequence[int]) -> dict[str, Fragment]:
-    """The fragments both counter updates use: a row's Yes (1 or 0) and the rows updated."""
-    is_yes = (f"(CASE WHEN id IN ({_marks(len(yes_ids))}) THEN 1 ELSE 0 END)", list(yes_ids)) if yes_ids else ("0", [])
-    return {"is_yes": is_yes, "ids": (_marks(len(ids)), list(ids))}
-
-
-def questions_count(*, yes_ids: Sequence[int], no_ids: Sequence[int]) -> None:
+def questions_count(*, yes_ids: Sequence[int], no_ids: Sequence[int]) -> list[Fragment]:
     """Add one answer (Yes or No) to each question; no decision (another aggregator decides)."""
-    ids = [*yes_ids, *no_ids]
-    if ids:
-        _execute(_compose(
-            f"UPDATE {_table(Question)} SET answers = answers + 1, in_flight = in_flight - 1, "
-            "yes = yes + {is_yes}, no = no + 1 - {is_yes} WHERE id IN ({ids})",
-            **_counts(yes_ids, ids),
-        ))
+    q = _table(Question)
+    return [_compose(f"UPDATE {q} SET answers = answers + 1, in_flight = in_flight - 1, {column} = {column} + 1 "
+                     "WHERE id IN ({ids})", ids=_ids(ids))
+            for column, ids in (("yes", yes_ids), ("no", no_ids)) if ids]
 
 
-def questions_count_and_decide(*, yes_ids: Sequence[int], no_ids: Sequence[int], now: datetime) -> None:
+def questions_count_and_decide(*, yes_ids: Sequence[int], no_ids: Sequence[int], now: datetime) -> list[Fragment]:
     """Add one answer to each question and decide, by majority, the open ones that now have
     their answers: positive or negative with the winning share as confidence, a tie ambiguous
     at 0.5. Decided questions get ``decided_at = now`` (``labels_follow_decisions`` finds them by it).
 
-    An ``UPDATE`` reads every column as it was before the row changed, so the new counts are
-    written out as expressions of the old ones.
+    One ``UPDATE`` for the Yes answers and one for the No: in each, the new counts are plain
+    expressions of the old ones (an ``UPDATE`` reads every column as it was before the row changed).
     """
-    ids = [*yes_ids, *no_ids]
-    if not ids:
-        return
-    counts = _counts(yes_ids, ids)
-    new_yes = _compose("(yes + {is_yes})", **counts)
-    new_no = _compose("(no + 1 - {is_yes})", **counts)
-    ready = _compose("(state = {open} AND answers + 1 >= needed)", open=_value(Question.State.OPEN))
-    _execute(_compose(
-        f"UPDATE {_table(Question)} SET "
-        "decision = CASE WHEN {ready} THEN (CASE WHEN {y} > {n} THEN {positive} WHEN {n} > {y} THEN {negative} "
-        "ELSE {ambiguous} END) ELSE decision END, "
-        "confidence = CASE WHEN {ready} THEN (CASE WHEN {y} > {n} THEN CAST({y} AS FLOAT) / ({y} + {n}) "
-        "WHEN {n} > {y} THEN CAST({n} AS FLOAT) / ({y} + {n}) ELSE 0.5 END) ELSE confidence END, "
-        "decided_at = CASE WHEN {ready} THEN {now} ELSE decided_at END, "
-        "state = CASE WHEN {ready} THEN {decided} ELSE state END, "
-        "yes = {y}, no = {n}, answers = answers + 1, in_flight = in_flight - 1 WHERE id IN ({ids})",
-        ready=ready, y=new_yes, n=new_no, ids=counts["ids"], now=_value(_when(now)),
-        positive=_value(POSITIVE), negative=_value(NEGATIVE), ambiguous=_value(AMBIGUOUS),
-        decided=_value(Question.State.DECIDED),
-    ))
+    statements = []
+    for ids, y, n in ((yes_ids, "(yes + 1)", "no"), (no_ids, "yes", "(no + 1)")):
+        if not ids:
+            continue
+        ready = _compose("(state = {open} AND answers + 1 >= needed)", open=_value(Question.State.OPEN))
+        statements.append(_compose(
+            f"UPDATE {_table(Question)} SET "
+            f"decision = CASE WHEN {{ready}} THEN (CASE WHEN {y} > {n} THEN {{positive}} "
+            f"WHEN {n} > {y} THEN {{negative}} ELSE {{ambiguous}} END) ELSE decision END, "
+            f"confidence = CASE WHEN {{ready}} THEN (CASE WHEN {y} > {n} THEN CAST({y} AS FLOAT) / ({y} + {n}) "
+            f"WHEN {n} > {y} THEN CAST({n} AS FLOAT) / ({y} + {n}) ELSE 0.5 END) ELSE confidence END, "
+            "decided_at = CASE WHEN {ready} THEN {now} ELSE decided_at END, "
+            "state = CASE WHEN {ready} THEN {decided} ELSE state END, "
+            f"yes = {y}, no = {n}, answers = answers + 1, in_flight = in_flight - 1 WHERE id IN ({{ids}})",
+            ready=ready, ids=_ids(ids), now=_value(_when(now)), positive=_value(POSITIVE),
+            negative=_value(NEGATIVE), ambiguous=_value(AMBIGUOUS), decided=_value(Question.State.DECIDED),
+        ))
+    return statements
 
 
-def labels_follow_decisions(*, question_ids: Sequence[int], now: datetime) -> None:
+def labels_follow_decisions(*, question_ids: Sequence[int], now: datetime) -> Fragment | None:
     """Copy the decisions made at ``now`` among these questions onto their labels."""
     if not question_ids:
-        return
+        return None
     q, label = _table(Question), _table(Label)
     one = f"(SELECT {{column}} FROM {q} WHERE {q}.label_id = {label}.id)"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {label} SET state = {one.format(column='decision')}, yes_count = {one.format(column='yes')},
+    return (f"""UPDATE {label} SET state = {one.format(column='decision')}, yes_count = {one.format(column='yes')},
                     no_count = {one.format(column='no')}, confidence = {one.format(column='confidence')},
                     decided_at = %s
                 WHERE id IN (SELECT label_id FROM {q} WHERE id IN ({_marks(len(question_ids))})
                              AND state = %s AND decided_at = %s AND label_id IS NOT NULL)""",
-            [_when(now), *question_ids, Question.State.DECIDED, _when(now)],
-        )
+            [_when(now), *question_ids, Question.State.DECIDED, _when(now)])

@@ -14,18 +14,22 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from backend.annotation.models import Attempt, SetItem, TaskSet
+from backend.annotation.models import Attempt, TaskSet
 from backend.annotation.services.assign import taskset_release
-from backend.annotation.services.consensus import MajorityVote, aggregator_for, questions_decide
+from backend.annotation.services.consensus import MajorityVote, aggregator_named, questions_decide
 from backend.annotation.services.record import (
     answers_insert,
+    attempt_insert,
     gold_answers_insert,
     labels_follow_decisions,
     questions_count,
     questions_count_and_decide,
+    run,
+    set_items,
+    taskset_attempted,
+    taskset_lock,
     worker_counters_add,
 )
 from backend.common.errors import Conflict, DomainError, Forbidden, Gone, NotFound
@@ -88,15 +92,10 @@ def taskset_submit(
 
 
 def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome | DomainError:
-    # This is the hot path of the platform: every statement is one round trip, nothing per item.
+    # This is the hot path of the platform: every statement is one round trip, nothing per item,
+    # and each is plain SQL (record.py), since compiling ORM queries cost more than running them.
     now = timezone.now()
-    previous = Attempt.objects.filter(taskset_id=OuterRef("pk"), submission_id=submission_id)
-    taskset = (
-        TaskSet.objects.select_for_update(of=("self",)).select_related("dataset")
-        .annotate(prev_accepted=Subquery(previous.values("accepted")[:1]),
-                  prev_response=Subquery(previous.values("response")[:1]))
-        .filter(public_id=set_id).first()
-    )
+    taskset = taskset_lock(set_id=set_id, submission_id=submission_id)
     if taskset is None:
         raise NotFound(SET_NOT_FOUND)
     if taskset.worker_id != worker.pk:
@@ -111,7 +110,8 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
             "accepted", "response").first() or (None, None)
     if previous_outcome[0] is not None:
         accepted, response = previous_outcome
-        return SubmitOutcome(accepted, json.loads(response) if isinstance(response, str) else response, replay=True)
+        return SubmitOutcome(bool(accepted), json.loads(response) if isinstance(response, str) else response,
+                             replay=True)
     if taskset.status == TaskSet.Status.ACCEPTED:
         accepted = Attempt.objects.filter(taskset=taskset, accepted=True).first()
         return SubmitOutcome(True, accepted.response if accepted else {"status": "accepted"}, replay=True)
@@ -127,8 +127,7 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
         return Forbidden(WORKER_BLOCKED)
 
     # (public id, question id, gold id, gold truth) of every item
-    items = list(SetItem.objects.filter(taskset_id=taskset.pk).order_by("position")
-                 .values_list("public_id", "question_id", "gold_id", "gold__truth"))
+    items = set_items(taskset_id=taskset.pk)
     by_item = _validate([i[0] for i in items], answers)
     value = {pid: bool(by_item[pid]["answer"]) for pid, *_ in items}
     gold = [(pid, gid, truth) for pid, _, gid, truth in items if gid]
@@ -139,40 +138,46 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
     payload = {"answers": [{"item": str(k), "answer": value[k], "ms": v.get("ms")} for k, v in by_item.items()],
                **extra}
 
-    gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
-                        rows=[(gid, value[pid], value[pid] == truth) for pid, gid, truth in gold])
+    writes = [gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
+                                  rows=[(gid, value[pid], value[pid] == truth) for pid, gid, truth in gold])]
     real = [(pid, qid) for pid, qid, gid, _ in items if qid]
     counters = {"gold_answers": len(gold), "gold_correct": len(gold) - gold_wrong,
                 "attempts_refused": 0 if accepted else 1, "sets_accepted": 1 if accepted else 0,
                 "answers_count": len(real) if accepted else 0, "sets_failed": 1 if not accepted and left <= 0 else 0}
-    worker_counters_add(worker_id=worker.pk, counters=counters, now=now)
+    writes.append(worker_counters_add(worker_id=worker.pk, counters=counters, now=now))
     for k, v in counters.items():  # the worker's counters as they now stand, for the block rules
         setattr(worker, k, getattr(worker, k) + v)
 
+    aggregator = None
     if accepted:
-        answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
-                       rows=[(qid, value[pid], by_item[pid].get("ms")) for pid, qid in real])
         question_ids = [qid for _, qid in real]
         yes_ids = [qid for pid, qid in real if value[pid]]
         no_ids = [qid for pid, qid in real if not value[pid]]
-        aggregator = aggregator_for(taskset.dataset)
-        if isinstance(aggregator, MajorityVote):  # the default: counted and decided in two statements
-            questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now)
-            labels_follow_decisions(question_ids=question_ids, now=now)
+        writes.append(answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
+                                     rows=[(qid, value[pid], by_item[pid].get("ms")) for pid, qid in real]))
+        aggregator = aggregator_named(taskset.dataset_aggregator, adaptive=bool(taskset.dataset_adaptive))
+        if isinstance(aggregator, MajorityVote):  # the default: counted and decided in SQL
+            writes += [questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now),
+                       labels_follow_decisions(question_ids=question_ids, now=now)]
         else:
-            questions_count(yes_ids=yes_ids, no_ids=no_ids)
-            questions_decide(question_ids=question_ids, aggregator=aggregator)
-        TaskSet.objects.filter(pk=taskset.pk).update(status=TaskSet.Status.ACCEPTED, closed_at=now, attempts=number)
+            writes.append(questions_count(yes_ids=yes_ids, no_ids=no_ids))
+        writes.append(taskset_attempted(taskset_id=taskset.pk, attempts=number, accepted_at=now))
+        taskset.status, taskset.closed_at, taskset.attempts = TaskSet.Status.ACCEPTED, now, number
         body = {"status": "accepted", "detail": ACCEPTED_MESSAGE, "attempts_left": 0}
     elif left <= 0:
-        TaskSet.objects.filter(pk=taskset.pk).update(attempts=number)
-        taskset_release(taskset=taskset, status=TaskSet.Status.FAILED, now=now)
+        writes.append(taskset_attempted(taskset_id=taskset.pk, attempts=number))
         body = {"status": "failed", "detail": SET_CLOSED, "attempts_left": 0}
     else:
-        TaskSet.objects.filter(pk=taskset.pk).update(attempts=number)
+        writes.append(taskset_attempted(taskset_id=taskset.pk, attempts=number))
         body = {"status": "refused", "detail": REVIEW_MESSAGE, "attempts_left": left}
-    Attempt.objects.create(taskset_id=taskset.pk, number=number, submission_id=submission_id, accepted=accepted,
-                           gold_total=len(gold), gold_wrong=gold_wrong, payload=payload, response=body)
+    writes.append(attempt_insert(taskset_id=taskset.pk, number=number, submission_id=submission_id,
+                                 accepted=accepted, gold_total=len(gold), gold_wrong=gold_wrong, payload=payload,
+                                 response=body, now=now))
+    run(*writes)
+    if aggregator is not None and not isinstance(aggregator, MajorityVote):
+        questions_decide(question_ids=question_ids, aggregator=aggregator)
+    if not accepted and left <= 0:
+        taskset_release(taskset=taskset, status=TaskSet.Status.FAILED, now=now)
     reason = block_reason(worker)
     if reason:
         worker_block(worker=worker, reason=reason)
