@@ -32,7 +32,7 @@ from backend.annotation.services.record import (
     taskset_lock,
     worker_counters_add,
 )
-from backend.common.errors import Conflict, DomainError, Forbidden, Gone, NotFound
+from backend.common.errors import DomainError, Forbidden, Gone, NotFound
 from backend.crowd.models import Worker
 from backend.crowd.policy import block_reason
 from backend.crowd.services import worker_block
