@@ -30,3 +30,17 @@ class SharedClientRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+
+
+def counter_add(cache, key: str, timeout: int) -> int:
+    """Add one to the counter ``key`` and return its new value; the counter is dropped ``timeout``
+    seconds after its first count. On Redis this is one round trip (``INCR`` and ``EXPIRE NX`` in a
+    pipeline); on other caches ``add`` then ``incr``."""
+    if isinstance(cache, SharedClientRedisCache):
+        key = cache.make_and_validate_key(key)
+        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, timeout, nx=True)
+        return pipe.execute()[0]
+    cache.add(key, 0, timeout)
+    return cache.incr(key)
