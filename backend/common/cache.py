@@ -33,14 +33,19 @@ class SharedClientRedisCache(RedisCache):
 
 
 def counter_add(cache, key: str, timeout: int) -> int:
-    """Add one to the counter ``key`` and return its new value; the counter is dropped ``timeout``
-    seconds after its first count. On Redis this is one round trip (``INCR`` and ``EXPIRE NX`` in a
-    pipeline); on other caches ``add`` then ``incr``."""
+    """Add one to the counter ``key`` and return its new value; the counter expires ``timeout``
+    seconds after its first count. On Redis that is one ``INCR`` (and an ``EXPIRE`` after the first
+    count); on other caches ``add`` then ``incr``.
+
+    If the process stops between the first ``INCR`` and its ``EXPIRE``, the counter stays in Redis
+    without a timeout: callers put their time window in the key, so such a key is never counted on
+    again (it only takes a little memory)."""
     if isinstance(cache, SharedClientRedisCache):
         key = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, timeout, nx=True)
-        return pipe.execute()[0]
+        client = cache._cache.get_client(key, write=True)
+        count = client.incr(key)
+        if count == 1:
+            client.expire(key, timeout)
+        return count
     cache.add(key, 0, timeout)
     return cache.incr(key)

@@ -6,6 +6,7 @@ from django.core import signing
 from django.db import connection
 
 from backend.common.errors import Forbidden
+from backend.common.rows import attnames, columns, instance_from_row
 from backend.crowd.models import Worker
 
 SALT = "mmit.worker-link"
@@ -27,11 +28,14 @@ def worker_from_token(token: str, *, max_age: int | None = None) -> Worker:
     if not isinstance(data, dict) or not isinstance(data.get("w"), int) or not isinstance(data.get("e"), str):
         raise Forbidden(LINK_INVALID)
     # Every request from a link comes through here, so this is a plain statement, not a compiled query.
-    found = list(Worker.objects.raw(f"SELECT * FROM {connection.ops.quote_name(Worker._meta.db_table)} "
-                                    "WHERE id = %s AND external_id = %s", [data.get("w"), data.get("e")]))
-    if not found:
+    names = attnames(Worker)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(Worker, names, 'w')} FROM {connection.ops.quote_name(Worker._meta.db_table)} w "
+                       "WHERE w.id = %s AND w.external_id = %s", [data["w"], data["e"]])
+        row = cursor.fetchone()
+    if row is None:
         raise Forbidden(LINK_INVALID)
-    return found[0]
+    return instance_from_row(Worker, names, row)
 
 
 def worker_link_url(*, worker: Worker, dataset_name: str) -> str:

@@ -46,3 +46,11 @@ def test_the_setting_uses_it_when_redis_is_configured():
         assert backend == "backend.common.cache.SharedClientRedisCache"
     else:
         assert backend.endswith("LocMemCache")
+
+
+def test_the_submit_throttle_counts_on_the_backend_itself():
+    from django.core.cache import caches
+
+    from backend.annotation.views import WorkerThrottle
+
+    assert WorkerThrottle().cache is caches["default"]

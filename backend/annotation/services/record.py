@@ -37,10 +37,10 @@ from django.db import connection
 
 from backend.annotation.models import Answer, Attempt, GoldAnswer, GoldQuestion, Question, SetItem, TaskSet
 from backend.annotation.services.consensus import AMBIGUOUS, NEGATIVE, POSITIVE
+from backend.common.rows import columns, instance_from_row
 from backend.crowd.models import Worker
 from backend.labels.models import Label
 from backend.videos.models import Dataset
-
 
 Fragment = tuple[str, list]  # SQL text with %s placeholders, and its parameters
 
@@ -93,27 +93,38 @@ def _db(model, field: str, value):
     return model._meta.get_field(field).get_db_prep_save(value, connection)
 
 
+_LOCKED = ("id", "public_id", "dataset_id", "worker_id", "action_id", "status", "attempts", "max_attempts",
+           "provider_ref", "expires_at")
+
+
 def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | None:
     """The set with this public id, its row locked until the transaction ends, or None.
 
-    Besides its own fields it carries ``dataset_aggregator`` and ``dataset_adaptive`` (how its
-    dataset decides questions), and ``prev_accepted`` / ``prev_response``: the outcome recorded
-    for an earlier request with this ``submission_id``, or None. Those two are read in the
-    statement's snapshot: a statement that waited for the lock does not see an attempt committed
-    meanwhile (the caller looks again when the set has attempts).
+    Besides its own fields (the others load on first use) it carries ``dataset_aggregator`` and
+    ``dataset_adaptive`` (how its dataset decides questions), and ``prev_accepted`` /
+    ``prev_response``: the outcome recorded for an earlier request with this ``submission_id``, or
+    None. Those two are read in the statement's snapshot: a statement that waited for the lock does
+    not see an attempt committed meanwhile (the caller looks again when the set has attempts).
     """
     features = connection.features
     lock = ""
     if features.has_select_for_update:
         lock = " FOR UPDATE OF t" if features.has_select_for_update_of else " FOR UPDATE"
-    attempt, dataset = _table(Attempt), _table(Dataset)
+    attempt = _table(Attempt)
     previous = f"(SELECT a.{{column}} FROM {attempt} a WHERE a.taskset_id = t.id AND a.submission_id = %s)"
-    sql = (f"SELECT t.*, d.aggregator AS dataset_aggregator, d.adaptive AS dataset_adaptive, "
-           f"{previous.format(column='accepted')} AS prev_accepted, {previous.format(column='response')} AS prev_response "
-           f"FROM {_table(TaskSet)} t JOIN {dataset} d ON d.id = t.dataset_id WHERE t.public_id = %s{lock}")
+    sql = (f"SELECT {columns(TaskSet, _LOCKED, 't')}, d.aggregator, d.adaptive, "
+           f"{previous.format(column='accepted')}, {previous.format(column='response')} "
+           f"FROM {_table(TaskSet)} t JOIN {_table(Dataset)} d ON d.id = t.dataset_id WHERE t.public_id = %s{lock}")
     submission = _db(Attempt, "submission_id", submission_id)
-    found = list(TaskSet.objects.raw(sql, [submission, submission, _db(TaskSet, "public_id", set_id)]))
-    return found[0] if found else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [submission, submission, _db(TaskSet, "public_id", set_id)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n = len(_LOCKED)
+    taskset = instance_from_row(TaskSet, _LOCKED, row[:n])
+    taskset.dataset_aggregator, taskset.dataset_adaptive, taskset.prev_accepted, taskset.prev_response = row[n:]
+    return taskset
 
 
 def set_items(*, taskset_id: int) -> list[tuple[uuid.UUID, int | None, int | None, bool | None]]:
