@@ -33,13 +33,14 @@ def columns(model, names: Sequence[str], alias: str) -> str:
 
 def instance_from_row(model, names: Sequence[str], row: Sequence):
     """An instance of ``model`` from ``row``, whose values are the columns ``names`` (attnames)
-    in that order."""
-    fields, values = _by_attname(model), []
+    in that order (any order: ``from_db`` wants the model's, so they are put in it here)."""
+    fields, values = _by_attname(model), {}
     for name, value in zip(names, row):
         if value is not None:
             field = fields[name]
             column = field.get_col(model._meta.db_table)
             for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
                 value = converter(value, column, connection)
-        values.append(value)
-    return model.from_db(connection.alias, list(names), values)
+        values[name] = value
+    ordered = [name for name in fields if name in values]
+    return model.from_db(connection.alias, ordered, [values[name] for name in ordered])
