@@ -23,6 +23,7 @@ MANIFEST_COLUMNS = ("path", "split", "labels")
 
 SOURCE_NOT_FOUND = "Import source {source} does not exist."
 SOURCE_OUTSIDE_ROOTS = "{path} is outside the allowed import roots ({roots})."
+PATH_HAS_NUL = "{path!r} is not a valid path: it holds a NUL character."
 SOURCE_NO_VIDEOS = "Import source {source} holds no video files ({exts})."
 INVALID_SPLIT = "Unknown split {split!r}: expected one of train, val, test."
 MANIFEST_MISSING_COLUMNS = "Manifest {path} is missing column(s) {missing}; expected the header path,split,labels."
@@ -52,6 +53,8 @@ def validate_split(split: str | None) -> str | None:
 
 def check_inside_roots(path: Path) -> Path:
     """Resolve symlinks and `..` first, then require the path to lie under an import root."""
+    if "\x00" in str(path):  # no file system takes it: os functions raise ValueError
+        raise DomainError(PATH_HAS_NUL.format(path=str(path)), field="source")
     resolved = path.expanduser().resolve()
     roots = [Path(r).resolve() for r in settings.MMIT_IMPORT_ROOTS]
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
@@ -122,7 +125,7 @@ class ManifestSource:
             try:
                 resolved = check_inside_roots(candidate)
             except DomainError as exc:
-                raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=exc.message)) from exc
+                raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=exc.message.rstrip("."))) from exc
             self._once(lines, str(resolved), n)
             items.append(ImportItem(str(resolved), resolved.name, split, labels, n))
         if not items:

@@ -94,6 +94,9 @@ def _nothing_written(dataset):
         (["path", "split", "labels"], [["../../../../../../../../../etc/passwd", "train", ""]], "outside the allowed import roots"),
         (["path", "split", "labels"], [["clip_00000.mp4", "train", ""], ["clip_00001.mp4", "train", ""],
                                        ["./clip_00000.mp4", "val", "jumping"]], "clip_00000.mp4 is already listed on line 2"),
+        # found by the manifest property test: a NUL made the path check raise ValueError
+        (["path", "split", "labels"], [["clip_00000.mp4", "train", ""], ["clip\x00.mp4", "train", ""]],
+         "clip\\x00.mp4' is not a valid path: it holds a NUL character."),
     ],
 )
 def test_bad_manifest_changes_nothing(dataset, clip_factory, tmp_path, header, rows, message_part):
