@@ -30,8 +30,9 @@ def worker_from_token(token: str, *, max_age: int | None = None) -> Worker:
     # Every request from a link comes through here, so this is a plain statement, not a compiled query.
     names = attnames(Worker)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {columns(Worker, names, 'w')} FROM {connection.ops.quote_name(Worker._meta.db_table)} w "
-                       "WHERE w.id = %s AND w.external_id = %s", [data["w"], data["e"]])
+        table = connection.ops.quote_name(Worker._meta.db_table)
+        cursor.execute(f"SELECT {columns(Worker, names, 'w')} FROM {table} w WHERE w.id = %s AND w.external_id = %s",
+                       [data["w"], data["e"]])
         row = cursor.fetchone()
     if row is None:
         raise Forbidden(LINK_INVALID)

@@ -125,7 +125,8 @@ class ManifestSource:
             try:
                 resolved = check_inside_roots(candidate)
             except DomainError as exc:
-                raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=exc.message.rstrip("."))) from exc
+                problem = exc.message.rstrip(".")
+                raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=problem)) from exc
             self._once(lines, str(resolved), n)
             items.append(ImportItem(str(resolved), resolved.name, split, labels, n))
         if not items:

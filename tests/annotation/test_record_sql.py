@@ -94,7 +94,8 @@ def test_inserts_and_counters(dataset):
         record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
                               rows=[(q.pk, v, ms) for q, v, ms in zip(questions, itertools.cycle([True, False]),
                                                                       [None, 0, 1500, 2**31 - 1])]),
-        record.gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now, rows=[(gold.pk, False, False)]),
+        record.gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
+                                   rows=[(gold.pk, False, False)]),
         record.worker_counters_add(worker_id=worker.pk, now=now,
                                    counters={"answers_count": 4, "gold_answers": 1, "gold_correct": 0}),
         record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now, rows=[]),  # nothing: skipped
