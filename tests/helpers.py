@@ -23,6 +23,11 @@ def database_url_of_test_db() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def redis_db_url(url: str, db: int) -> str:
+    """``url`` (a Redis URL, with or without a database number) pointing at database ``db``."""
+    return url.rsplit("/", 1)[0] + f"/{db}" if url.count("/") >= 3 else f"{url}/{db}"
+
+
 def broker_for_test(tmp: Path) -> tuple[str, dict, dict]:
     """(broker url, kombu transport options, worker env) isolated from any other broker user.
 
@@ -31,7 +36,7 @@ def broker_for_test(tmp: Path) -> tuple[str, dict, dict]:
     """
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
-        url = redis_url.rsplit("/", 1)[0] + "/15" if redis_url.count("/") >= 3 else redis_url + "/15"
+        url = redis_db_url(redis_url, 15)
         return url, {}, {"REDIS_URL": url}
     folder = tmp / "broker" / "queue"
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,13 +10,14 @@ from django.core.cache.backends.locmem import LocMemCache
 
 from backend.annotation.views import WorkerThrottle
 from backend.common.cache import SharedClientRedisCache
+from tests.helpers import redis_db_url
 
 pytestmark = pytest.mark.django_db
 
 
 def _redis(db: int) -> SharedClientRedisCache:
-    base = (django_settings.REDIS_URL or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
-    return SharedClientRedisCache(f"{base}/{db}", {"KEY_PREFIX": f"throttle-{uuid.uuid4().hex}"})
+    url = redis_db_url(django_settings.REDIS_URL or "redis://127.0.0.1:6379", db)
+    return SharedClientRedisCache(url, {"KEY_PREFIX": f"throttle-{uuid.uuid4().hex}"})
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -6,11 +6,12 @@ import threading
 from django.conf import settings
 
 from backend.common.cache import SharedClientRedisCache
+from tests.helpers import redis_db_url
 
 
 def _cache():
     # the Redis that CI and the development machine run; the test's own database number
-    url = (getattr(settings, "REDIS_URL", "") or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
+    url = redis_db_url(settings.REDIS_URL or "redis://127.0.0.1:6379", 14)
     return SharedClientRedisCache(url, {"KEY_PREFIX": "cache-test"})
 
 

@@ -221,10 +221,10 @@ def questions_count_and_decide(*, yes_ids: Sequence[int], no_ids: Sequence[int],
     expressions of the old ones (an ``UPDATE`` reads every column as it was before the row changed).
     """
     statements = []
+    ready = _compose("(state = {open} AND answers + 1 >= needed)", open=_value(Question.State.OPEN))
     for ids, y, n in ((yes_ids, "(yes + 1)", "no"), (no_ids, "yes", "(no + 1)")):
         if not ids:
             continue
-        ready = _compose("(state = {open} AND answers + 1 >= needed)", open=_value(Question.State.OPEN))
         statements.append(_compose(
             f"UPDATE {_table(Question)} SET "
             f"decision = CASE WHEN {{ready}} THEN (CASE WHEN {y} > {n} THEN {{positive}} "
