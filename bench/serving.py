@@ -173,6 +173,113 @@ def closed_loop(base: str, jobs, seconds: float, clients: int, make_request):
     return latencies, statuses, time.monotonic() - start
 
 
+# wrk (C, epoll) as the load generator: on a machine whose cores the server shares with its
+# clients, Python client threads cost about a millisecond of CPU per request, which the server
+# under test then lacks. Each wrk thread sends the requests of a file, its share in turn.
+_WRK_SCRIPT = r"""
+local threads, counter = {}, 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  local nthreads, n = tonumber(args[2]), 0
+  jobs, next_job, ok, failed, exhausted = {}, 1, 0, 0, 0
+  for line in io.lines(args[1]) do
+    if n % nthreads == tid then
+      local method, path, headers_text, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+      local headers = {}
+      for header in headers_text:gmatch("[^\31]+") do
+        local name, value = header:match("^([^:]+):(.*)$")
+        headers[name] = value
+      end
+      table.insert(jobs, wrk.format(method, path, headers, body ~= "" and body or nil))
+    end
+    n = n + 1
+  end
+end
+function request()
+  local job = jobs[next_job]
+  if job == nil then
+    exhausted = exhausted + 1
+    return wrk.format("GET", "/__jobs_exhausted__")
+  end
+  next_job = next_job + 1
+  return job
+end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else failed = failed + 1 end
+end
+function done(summary, latency, requests)
+  local ok_total, failed_total, exhausted_total = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    ok_total = ok_total + thread:get("ok")
+    failed_total = failed_total + thread:get("failed")
+    exhausted_total = exhausted_total + thread:get("exhausted")
+  end
+  io.write(string.format("WRK %d %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), ok_total, failed_total, exhausted_total,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50: float  # seconds
+    p99: float
+    ok: int  # 200 responses
+    failed: int  # other statuses
+    socket_errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def wrk_closed_loop(base: str, jobs, seconds: float, clients: int, make_request, threads: int = 2,
+                    on_start=None) -> WrkResult:
+    """As `closed_loop`, with wrk sending the requests: `clients` connections, each sending its
+    next request when the previous one is answered. `jobs` must outlast the run (a connection
+    that runs out sends a request that fails, and is counted so). `on_start()` is called once the
+    requests are written out, right before wrk starts."""
+    folder = Path(tempfile.mkdtemp(prefix="mmit-wrk-"))
+    try:
+        with open(folder / "jobs.tsv", "w") as out:
+            for job in jobs:
+                method, path, headers, body = make_request(job)
+                # method, path, headers ("name:value" joined by \x1f) and body, tab-separated
+                fields = [method, path, "\x1f".join(f"{k}:{v}" for k, v in headers.items()), body or ""]
+                if any(c in "\t\n" for field in fields for c in field) or any(
+                        ":" in k or "\x1f" in k + v for k, v in headers.items()):
+                    raise ValueError(f"request not expressible in the job file: {fields[:2]}")
+                out.write("\t".join(fields) + "\n")
+        (folder / "run.lua").write_text(_WRK_SCRIPT)
+        threads = max(1, min(threads, clients))
+        if on_start is not None:
+            on_start()
+        done = subprocess.run(
+            ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+             "-s", str(folder / "run.lua"), base, "--", str(folder / "jobs.tsv"), str(threads)],
+            capture_output=True, text=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK ")), None)
+    if done.returncode or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    n, micros, p50, p99, ok, failed, exhausted, socket_errors = (int(x) for x in line.split()[1:])
+    if exhausted:
+        raise RuntimeError(f"wrk ran out of prepared requests ({exhausted} extra); prepare more")
+    return WrkResult(n, micros / 1e6, p50 / 1e6, p99 / 1e6, ok, failed, socket_errors)
+
+
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -231,8 +338,9 @@ class CpuSplit:
     def _machine(self) -> dict:
         cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         mine = os.times()
+        # clients: this process, and child processes that ended meanwhile (wrk)
         return {"busy": (sum(cpu[:8]) - cpu[3] - cpu[4]) / _TICK, "all": sum(cpu[:8]) / _TICK,
-                "clients": mine.user + mine.system}
+                "clients": mine.user + mine.system + mine.children_user + mine.children_system}
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):

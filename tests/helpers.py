@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
@@ -80,3 +83,60 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.25, message: str 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+PG_BIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if os.path.isdir(
+    "/usr/lib/postgresql") else "15") / "bin"
+
+
+def as_postgres(args: list[str], **kw):
+    # initdb and the server refuse to run as root; the Debian package provides the postgres user
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + args, check=True, capture_output=True, text=True, **kw)
+
+
+class PrivatePostgres:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/mmit"
+
+    def ctl(self, *args: str) -> None:
+        as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", *args])
+
+    @property
+    def options(self) -> list[str]:
+        # -l: the server's output goes to a file, not to the pipes this process waits on
+        return ["-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "-l", str(self.root / "pg.log")]
+
+    def start(self) -> None:
+        self.ctl(*self.options, "start")
+
+    def restart(self) -> None:
+        self.ctl("-m", "fast", *self.options, "restart")
+
+
+@contextmanager
+def private_postgres_server():
+    """A PostgreSQL server of this test's own (initdb in a temporary folder, a free port, no
+    fsync), with an empty database ``mmit``; stopped and removed on the way out."""
+    if not (PG_BIN / "initdb").exists():
+        raise AssertionError(f"PostgreSQL server binaries not found in {PG_BIN} (Debian package postgresql).")
+    # pytest's own temporary folders are private to root; the server runs as `postgres`
+    root = Path(tempfile.mkdtemp(prefix="mmit-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    pg = PrivatePostgres(root)
+    try:
+        as_postgres([str(PG_BIN / "initdb"), "-D", str(pg.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+        pg.start()
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "mmit"], check=True)
+        yield pg
+    finally:
+        try:
+            pg.ctl("-m", "immediate", "stop")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(root, ignore_errors=True)

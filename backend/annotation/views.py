@@ -13,7 +13,9 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -103,8 +105,13 @@ class _LaxSession(SessionAuthentication):
 
 
 class WorkView(APIView):
+    """Worker-facing endpoints speak JSON only: no browsable API or form parsing to negotiate on
+    every request of the busiest endpoints."""
+
     permission_classes = [AllowAny]
     authentication_classes = [_LaxSession]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
 
 
 class Assign(WorkView):

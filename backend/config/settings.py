@@ -87,12 +87,22 @@ _SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+_DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        _DATABASE_URL,
+        # A server connection is kept for a minute rather than opened for every request: opening
+        # one costs PostgreSQL more than a whole set submission. A connection lost meanwhile (a
+        # database restart) fails one request with a retryable 503 (common/middleware.py);
+        # DATABASE_CONN_HEALTH_CHECKS=1 checks it first instead, a round trip per request.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if _DATABASE_URL.startswith("sqlite") else 60),
+        conn_health_checks=env_bool("DATABASE_CONN_HEALTH_CHECKS", False),
     )
 }
+# The submit path prepares its statements once per server connection (backend/common/prepared.py).
+# Set to 0 behind a pooler that gives each transaction a different server connection (PgBouncer
+# in transaction mode).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     _SQLITE_OPTIONS if DATABASES["default"]["ENGINE"].endswith("sqlite3") else {}
 )

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection
 
+from backend.common import prepared
 from backend.common.errors import Forbidden
 from backend.common.rows import attnames, columns, instance_from_row
 from backend.crowd.models import Worker
@@ -31,8 +32,8 @@ def worker_from_token(token: str, *, max_age: int | None = None) -> Worker:
     names = attnames(Worker)
     with connection.cursor() as cursor:
         table = connection.ops.quote_name(Worker._meta.db_table)
-        cursor.execute(f"SELECT {columns(Worker, names, 'w')} FROM {table} w WHERE w.id = %s AND w.external_id = %s",
-                       [data["w"], data["e"]])
+        sql = f"SELECT {columns(Worker, names, 'w')} FROM {table} w WHERE w.id = %s AND w.external_id = %s"
+        prepared.execute(cursor, [(sql, [data["w"], data["e"]])])
         row = cursor.fetchone()
     if row is None:
         raise Forbidden(LINK_INVALID)

@@ -6,11 +6,12 @@ a dozen statements whose compilation (expressions, ``Case``/``When`` over the se
 instance per answer) cost more CPU than the database's own work, and a round trip each. Here each
 step is one plain statement with its parameters, portable between PostgreSQL and SQLite:
 
-- ``taskset_lock`` and ``set_items``, the two reads: the set, locked, with the outcome of an
-  earlier request carrying the same submission id; then its items with their gold truth.
+- ``taskset_lock``, the one read: the set, locked, with the outcome of an earlier request
+  carrying the same submission id, and its items with their gold truth.
 
 The writes are built as ``(sql, params)`` fragments and ``run`` sends them together (one round
-trip on PostgreSQL):
+trip on PostgreSQL, each statement prepared on the connection the first time it is seen:
+``backend/common/prepared.py``):
 
 - ``gold_answers_insert`` and ``answers_insert``: one multi-row ``INSERT`` each;
 - ``worker_counters_add``: one ``UPDATE`` of the worker's running totals;
@@ -37,12 +38,13 @@ from django.db import connection
 
 from backend.annotation.models import Answer, Attempt, GoldAnswer, GoldQuestion, Question, SetItem, TaskSet
 from backend.annotation.services.consensus import AMBIGUOUS, NEGATIVE, POSITIVE
+from backend.common import prepared
 from backend.common.rows import columns, instance_from_row
 from backend.crowd.models import Worker
 from backend.labels.models import Label
 from backend.videos.models import Dataset
 
-Fragment = tuple[str, list]  # SQL text with %s placeholders, and its parameters
+Fragment = prepared.Fragment
 
 
 def _table(model) -> str:
@@ -65,8 +67,8 @@ def run(*statements: Fragment | list[Fragment] | None) -> None:
     """Run the statements in order; ``None`` (nothing to write) is skipped, a list is run in place.
 
     On PostgreSQL they go as one query: psycopg sends several statements in one round trip, and
-    the server runs them in order in the current transaction. The SQLite driver takes one
-    statement per call.
+    the server runs them in order in the current transaction, each from its prepared plan. The
+    SQLite driver takes one statement per call.
     """
     fragments: list[Fragment] = []
     for part in statements:
@@ -77,11 +79,7 @@ def run(*statements: Fragment | list[Fragment] | None) -> None:
     if not fragments:
         return
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(fragments) > 1:
-            cursor.execute(";\n".join(sql for sql, _ in fragments), [p for _, params in fragments for p in params])
-            return
-        for fragment in fragments:
-            cursor.execute(*fragment)
+        prepared.execute(cursor, fragments)
 
 
 def _when(now: datetime):
@@ -101,42 +99,37 @@ def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | No
     """The set with this public id, its row locked until the transaction ends, or None.
 
     Besides its own fields (the others load on first use) it carries ``dataset_aggregator`` and
-    ``dataset_adaptive`` (how its dataset decides questions), and ``prev_accepted`` /
-    ``prev_response``: the outcome recorded for an earlier request with this ``submission_id``, or
-    None. Those two are read in the statement's snapshot: a statement that waited for the lock does
-    not see an attempt committed meanwhile (the caller looks again when the set has attempts).
+    ``dataset_adaptive`` (how its dataset decides questions); ``prev_accepted`` / ``prev_response``,
+    the outcome recorded for an earlier request with this ``submission_id``, or None; and
+    ``item_rows``: (public id, question id, gold id, gold truth) of each of its items, in order.
+    All of it is one statement, read in that statement's snapshot: a statement that waited for
+    the lock does not see an attempt committed meanwhile (the caller looks again when the set has
+    attempts). Items do not change once a set is made.
     """
     features = connection.features
     lock = ""
     if features.has_select_for_update:
         lock = " FOR UPDATE OF t" if features.has_select_for_update_of else " FOR UPDATE"
-    attempt = _table(Attempt)
-    previous = f"(SELECT a.{{column}} FROM {attempt} a WHERE a.taskset_id = t.id AND a.submission_id = %s)"
-    sql = (f"SELECT {columns(TaskSet, _LOCKED, 't')}, d.aggregator, d.adaptive, "
-           f"{previous.format(column='accepted')}, {previous.format(column='response')} "
-           f"FROM {_table(TaskSet)} t JOIN {_table(Dataset)} d ON d.id = t.dataset_id WHERE t.public_id = %s{lock}")
-    submission = _db(Attempt, "submission_id", submission_id)
+    sql = (f"SELECT {columns(TaskSet, _LOCKED, 't')}, d.aggregator, d.adaptive, a.accepted, a.response, "
+           "i.public_id, i.question_id, i.gold_id, g.truth "
+           f"FROM {_table(TaskSet)} t JOIN {_table(Dataset)} d ON d.id = t.dataset_id "
+           f"LEFT JOIN {_table(Attempt)} a ON a.taskset_id = t.id AND a.submission_id = %s "
+           f"LEFT JOIN {_table(SetItem)} i ON i.taskset_id = t.id "
+           f"LEFT JOIN {_table(GoldQuestion)} g ON g.id = i.gold_id "
+           f"WHERE t.public_id = %s ORDER BY i.position{lock}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [submission, submission, _db(TaskSet, "public_id", set_id)])
-        row = cursor.fetchone()
-    if row is None:
+        prepared.execute(cursor, [(sql, [_db(Attempt, "submission_id", submission_id),
+                                         _db(TaskSet, "public_id", set_id)])])
+        rows = cursor.fetchall()
+    if not rows:
         return None
     n = len(_LOCKED)
-    taskset = instance_from_row(TaskSet, _LOCKED, row[:n])
-    taskset.dataset_aggregator, taskset.dataset_adaptive, taskset.prev_accepted, taskset.prev_response = row[n:]
-    return taskset
-
-
-def set_items(*, taskset_id: int) -> list[tuple[uuid.UUID, int | None, int | None, bool | None]]:
-    """(public id, question id, gold id, gold truth) of every item of the set, in order."""
-    item, gold = _table(SetItem), _table(GoldQuestion)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT i.public_id, i.question_id, i.gold_id, g.truth FROM {item} i "
-                       f"LEFT JOIN {gold} g ON g.id = i.gold_id WHERE i.taskset_id = %s ORDER BY i.position",
-                       [taskset_id])
-        rows = cursor.fetchall()
+    taskset = instance_from_row(TaskSet, _LOCKED, rows[0][:n])
+    taskset.dataset_aggregator, taskset.dataset_adaptive, taskset.prev_accepted, taskset.prev_response = rows[0][n:n + 4]
     as_uuid = SetItem._meta.get_field("public_id").to_python
-    return [(as_uuid(pid), qid, gid, None if truth is None else bool(truth)) for pid, qid, gid, truth in rows]
+    taskset.item_rows = [(as_uuid(pid), qid, gid, None if truth is None else bool(truth))
+                         for pid, qid, gid, truth in (row[n + 4:] for row in rows) if pid is not None]
+    return taskset
 
 
 def attempt_insert(*, taskset_id: int, number: int, submission_id: uuid.UUID, accepted: bool, gold_total: int,
@@ -200,15 +193,19 @@ def _value(value) -> Fragment:
     return "%s", [value]
 
 
-def _ids(ids: Sequence[int]) -> Fragment:
-    return _marks(len(ids)), list(ids)
+def _among(column: str, ids: Sequence[int]) -> Fragment:
+    """``column`` is one of ``ids``. On PostgreSQL one array parameter, so that the statement's
+    text (and its prepared plan) is the same whatever the number of ids; SQLite has no arrays."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({_marks(len(ids))})", list(ids)
 
 
 def questions_count(*, yes_ids: Sequence[int], no_ids: Sequence[int]) -> list[Fragment]:
     """Add one answer (Yes or No) to each question; no decision (another aggregator decides)."""
     q = _table(Question)
     return [_compose(f"UPDATE {q} SET answers = answers + 1, in_flight = in_flight - 1, {column} = {column} + 1 "
-                     "WHERE id IN ({ids})", ids=_ids(ids))
+                     "WHERE {ids}", ids=_among("id", ids))
             for column, ids in (("yes", yes_ids), ("no", no_ids)) if ids]
 
 
@@ -233,8 +230,8 @@ def questions_count_and_decide(*, yes_ids: Sequence[int], no_ids: Sequence[int],
             f"WHEN {n} > {y} THEN CAST({n} AS FLOAT) / ({y} + {n}) ELSE 0.5 END) ELSE confidence END, "
             "decided_at = CASE WHEN {ready} THEN {now} ELSE decided_at END, "
             "state = CASE WHEN {ready} THEN {decided} ELSE state END, "
-            f"yes = {y}, no = {n}, answers = answers + 1, in_flight = in_flight - 1 WHERE id IN ({{ids}})",
-            ready=ready, ids=_ids(ids), now=_value(_when(now)), positive=_value(POSITIVE),
+            f"yes = {y}, no = {n}, answers = answers + 1, in_flight = in_flight - 1 WHERE {{ids}}",
+            ready=ready, ids=_among("id", ids), now=_value(_when(now)), positive=_value(POSITIVE),
             negative=_value(NEGATIVE), ambiguous=_value(AMBIGUOUS), decided=_value(Question.State.DECIDED),
         ))
     return statements
@@ -246,9 +243,10 @@ def labels_follow_decisions(*, question_ids: Sequence[int], now: datetime) -> Fr
         return None
     q, label = _table(Question), _table(Label)
     one = f"(SELECT {{column}} FROM {q} WHERE {q}.label_id = {label}.id)"
+    among, ids = _among("id", question_ids)
     return (f"""UPDATE {label} SET state = {one.format(column='decision')}, yes_count = {one.format(column='yes')},
                     no_count = {one.format(column='no')}, confidence = {one.format(column='confidence')},
                     decided_at = %s
-                WHERE id IN (SELECT label_id FROM {q} WHERE id IN ({_marks(len(question_ids))})
+                WHERE id IN (SELECT label_id FROM {q} WHERE {among}
                              AND state = %s AND decided_at = %s AND label_id IS NOT NULL)""",
-            [_when(now), *question_ids, Question.State.DECIDED, _when(now)])
+            [_when(now), *ids, Question.State.DECIDED, _when(now)])

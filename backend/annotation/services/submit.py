@@ -27,7 +27,6 @@ from backend.annotation.services.record import (
     questions_count,
     questions_count_and_decide,
     run,
-    set_items,
     taskset_attempted,
     taskset_lock,
     worker_counters_add,
@@ -127,7 +126,7 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
         return Forbidden(WORKER_BLOCKED)
 
     # (public id, question id, gold id, gold truth) of every item
-    items = set_items(taskset_id=taskset.pk)
+    items = taskset.item_rows
     by_item = _validate([i[0] for i in items], answers)
     value = {pid: bool(by_item[pid]["answer"]) for pid, *_ in items}
     gold = [(pid, gid, truth) for pid, _, gid, truth in items if gid]
