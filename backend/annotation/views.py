@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import JSONParser
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -53,7 +53,7 @@ class _CsrfCheck(SessionAuthentication):
 def worker_for_request(request):
     """Identify the worker; requests authenticated by the session cookie must carry CSRF."""
     provider, worker = identify_worker(request)
-    token_based = bool(request.META.get(HEADER) or request.GET.get("w"))
+    token_based = _carries_worker_token(request)
     if not token_based and request.method not in ("GET", "HEAD", "OPTIONS") and request.user.is_authenticated:
         _CsrfCheck().check(request)
     return provider, worker
@@ -96,22 +96,38 @@ class WorkerThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident or self.get_ident(request)}
 
 
+def _carries_worker_token(request) -> bool:
+    return bool(request.META.get(HEADER) or request.GET.get("w"))
+
+
 class _LaxSession(SessionAuthentication):
     """Session users are resolved here without DRF's CSRF check; `_worker` applies it to
-    session-based workers only (token-based requests cannot be forged cross-site)."""
+    session-based workers only (token-based requests cannot be forged cross-site). A request
+    carrying a worker token is that worker's, whatever cookie comes with it, so its session is
+    not even loaded."""
+
+    def authenticate(self, request):
+        if _carries_worker_token(request._request):
+            return None
+        return super().authenticate(request)
 
     def enforce_csrf(self, request):
         return None
 
 
-class WorkView(APIView):
-    """Worker-facing endpoints speak JSON only: no browsable API or form parsing to negotiate on
-    every request of the busiest endpoints."""
+class _AnswerJson(DefaultContentNegotiation):
+    """The worker endpoints answer JSON whatever the request's Accept header says (no browsable
+    API to negotiate on every request of the busiest endpoints)."""
 
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class WorkView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = [_LaxSession]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    content_negotiation_class = _AnswerJson
 
 
 class Assign(WorkView):

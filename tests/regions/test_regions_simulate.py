@@ -43,7 +43,7 @@ def test_simulated_crowd_runs_the_whole_pipeline_and_exports(dataset, clip_facto
     call_command("simulate_regions", "--dataset", "synthetic", "--truth", str(folder / "truth.csv"),
                  "--boxes", str(folder / "boxes.json"), "--workers", str(workers), "--report", str(report_path),
                  "--export", str(out), "--label-rounds", "1", "--per-action", "6", "--gold-per-action", "4",
-                 "--concurrency", "3", "--seed", "3")
+                 "--concurrency", "1", "--seed", "3")
     printed = capsys.readouterr().out
     report = json.loads(report_path.read_text())
     boxes = json.loads((folder / "boxes.json").read_text())

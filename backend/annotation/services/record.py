@@ -33,6 +33,7 @@ import string
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 from django.db import connection
 
@@ -48,6 +49,11 @@ Fragment = prepared.Fragment
 
 
 def _table(model) -> str:
+    return _quoted_table(model, connection.vendor)
+
+
+@cache
+def _quoted_table(model, vendor: str) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
