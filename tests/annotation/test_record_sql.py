@@ -110,3 +110,11 @@ def test_inserts_and_counters(dataset):
     assert (worker.answers_count, worker.gold_answers, worker.gold_correct, worker.last_seen_at) == (9, 1, 0, now)
     with pytest.raises(FieldDoesNotExist):  # a counter name is a column, never SQL
         record.worker_counters_add(worker_id=worker.pk, counters={"answers_count = 0; --": 1}, now=now)
+
+
+def test_array_literals_take_integers_booleans_and_nulls_only():
+    assert record._array([1, -2, 2**40, None]) == "{1,-2,1099511627776,NULL}"
+    assert record._array([True, False]) == "{t,f}" and record._array([]) == "{}"
+    for bad in (["1}, {2"], [1.5], [b"1"]):  # nothing else is spelled into SQL text
+        with pytest.raises(TypeError):
+            record._array(bad)
