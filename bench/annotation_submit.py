@@ -102,7 +102,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--sets", type=int, default=None, help="Sets prepared (default: 400 per second of run).")
     parser.add_argument("--workers", type=int, default=5, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread",
+                        help="gunicorn worker class; sync is what docker-compose.yml runs (one request per "
+                             "process at a time, a connection per request)")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
                         help="load generator: wrk when installed (auto), or Python threads")
@@ -129,7 +132,8 @@ def main() -> None:
                     {"X-Worker-Token": token, "Content-Type": "application/json"}, body)
 
         health_seconds = min(10.0, args.seconds / 3)
-        with gunicorn(env=env, workers=args.workers, threads=args.threads) as served:
+        threads = args.threads if args.worker_class == "gthread" else 1
+        with gunicorn(env=env, workers=args.workers, threads=threads, worker_class=args.worker_class) as served:
             base = served.url
             cpu = CpuSplit(server_pid=served.pid, database=url.rsplit("/", 1)[1])
             if use_wrk:
@@ -149,7 +153,7 @@ def main() -> None:
                 n_ok, n_done = sum(1 for _, status in statuses if status == 200), len(lat)
                 errors = n_done - n_ok
         print(f"clients: {'wrk' if use_wrk else 'Python threads'}, {args.clients} connections; "
-              f"gunicorn {args.workers}x{args.threads} gthread")
+              f"gunicorn {args.workers}x{threads} {args.worker_class}")
         print(f"baseline GET /api/health/: {health_rps:7.1f} req/s  p50 {health_p50 * 1000:6.1f} ms  "
               f"p99 {health_p99 * 1000:6.1f} ms")
         print(f"POST submit (20 answers) : {rps:7.1f} req/s  p50 {p50 * 1000:6.1f} ms  "

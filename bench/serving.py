@@ -100,16 +100,17 @@ class Served:
 
 
 @contextmanager
-def gunicorn(*, env: dict, workers: int, threads: int, log: Path | None = None, timeout: float = 120):
-    """gunicorn (gthread) on a free loopback port with `env` on top of this process's
-    environment; yields it (`Served`) once /api/health/ answers 200."""
+def gunicorn(*, env: dict, workers: int, threads: int, log: Path | None = None, timeout: float = 120,
+             worker_class: str = "gthread"):
+    """gunicorn (`worker_class` workers, gthread by default) on a free loopback port with `env` on
+    top of this process's environment; yields it (`Served`) once /api/health/ answers 200."""
     import urllib3
 
     port = free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "backend.config.wsgi:application", "-b", f"127.0.0.1:{port}",
-         "-w", str(workers), "--threads", str(threads), "-k", "gthread", "--log-level", "warning",
+         "-w", str(workers), "--threads", str(threads), "-k", worker_class, "--log-level", "warning",
          "--timeout", "120"],
         cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -1,9 +1,10 @@
 """Plain statements prepared once per PostgreSQL connection, then run by name.
 
-The submit path sends a handful of fixed statements many times a second. PostgreSQL plans a
-statement each time it receives its text, and for these statements planning cost nearly as much
-as running them. A prepared statement (``PREPARE name AS ...``, then ``EXECUTE name(...)``) is
-planned for the first few runs and then keeps a generic plan for the life of the connection.
+The submit path sends a handful of fixed statements many times a second. PostgreSQL parses and
+plans a statement each time it receives its text; a prepared statement (``PREPARE name AS ...``,
+then ``EXECUTE name(...)``) is planned for its first few runs and then keeps a generic plan for
+the life of the connection. On a set submission that is 1.2 ms of PostgreSQL's 5 ms of CPU
+(measured in one process, submissions alternating between the two ways).
 
 psycopg2 has no protocol-level prepare, so this is done in SQL: the first time a connection meets
 a statement text, the query that runs it starts with its ``PREPARE`` (one round trip still). The
