@@ -170,7 +170,8 @@ def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | No
         return None
     n = len(_LOCKED)
     taskset = instance_from_row(TaskSet, _LOCKED, rows[0][:n])
-    taskset.dataset_aggregator, taskset.dataset_adaptive, taskset.prev_accepted, taskset.prev_response = rows[0][n:n + 4]
+    (taskset.dataset_aggregator, taskset.dataset_adaptive,
+     taskset.prev_accepted, taskset.prev_response) = rows[0][n:n + 4]
     as_uuid = SetItem._meta.get_field("public_id").to_python
     taskset.item_rows = [(as_uuid(pid), qid, gid, None if truth is None else bool(truth))
                          for pid, qid, gid, truth in (row[n + 4:] for row in rows) if pid is not None]
