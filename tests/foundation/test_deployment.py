@@ -49,19 +49,29 @@ def test_environment_selects_database_broker_and_storage(tmp_path):
     code = (
         "from django.conf import settings as s;"
         "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME']);"
-        "print(s.CELERY_BROKER_URL); print(s.STORAGES['default']['BACKEND'])"
+        "print(s.CELERY_BROKER_URL); print(s.STORAGES['default']['BACKEND']);"
+        "print(s.DATABASES['default']['CONN_MAX_AGE'], s.DATABASES['default']['CONN_HEALTH_CHECKS'],"
+        " s.DATABASE_PREPARED_STATEMENTS)"
     )
     default = _run([sys.executable, "-c", f"import django; django.setup(); {code}"],
                    {"DJANGO_SETTINGS_MODULE": "backend.config.settings", "MMIT_VAR_DIR": str(tmp_path)},
                    timeout=60).stdout.split("\n")
     assert default[0] == f"django.db.backends.sqlite3 {tmp_path / 'db.sqlite3'}"
     assert default[1] == "filesystem://" and default[2].endswith("FileSystemStorage")
+    assert default[3] == "0 False True"  # SQLite: a connection per request
     real = _run([sys.executable, "-c", f"import django; django.setup(); {code}"],
                 {"DJANGO_SETTINGS_MODULE": "backend.config.settings", "MMIT_VAR_DIR": str(tmp_path),
                  "DATABASE_URL": "postgres://u:p@db:5432/mmit", "REDIS_URL": "redis://cache:6379/0",
                  "AWS_STORAGE_BUCKET_NAME": "clips"}, timeout=60).stdout.split("\n")
     assert real[0] == "django.db.backends.postgresql mmit"
     assert real[1] == "redis://cache:6379/0" and real[2] == "storages.backends.s3.S3Storage"
+    assert real[3] == "60 False True"  # PostgreSQL: connections kept a minute, statements prepared
+    tuned = _run([sys.executable, "-c", f"import django; django.setup(); {code}"],
+                 {"DJANGO_SETTINGS_MODULE": "backend.config.settings", "MMIT_VAR_DIR": str(tmp_path),
+                  "DATABASE_URL": "postgres://u:p@db:5432/mmit", "DATABASE_CONN_MAX_AGE": "0",
+                  "DATABASE_CONN_HEALTH_CHECKS": "1", "DATABASE_PREPARED_STATEMENTS": "0"},
+                 timeout=60).stdout.split("\n")
+    assert tuned[3] == "0 True False"  # e.g. behind PgBouncer in transaction mode
 
 
 def _command_exists(cmd: list[str]) -> None:
