@@ -35,7 +35,7 @@ from backend.annotation.services.submit import NOT_YOUR_SET, SET_CLOSED, SET_NOT
 from backend.common.cache import counter_add
 from backend.common.errors import Forbidden, NotFound
 from backend.crowd.providers import identify_worker
-from backend.crowd.providers.inhouse import HEADER
+from backend.crowd.providers.inhouse import HEADER, link_token
 from backend.crowd.services import worker_touch
 from backend.videos.selectors import dataset_get
 
@@ -97,7 +97,7 @@ class WorkerThrottle(SimpleRateThrottle):
 
 
 def _carries_worker_token(request) -> bool:
-    return bool(request.META.get(HEADER) or request.GET.get("w"))
+    return bool(link_token(request))
 
 
 class _LaxSession(SessionAuthentication):

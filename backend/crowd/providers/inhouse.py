@@ -9,11 +9,16 @@ from backend.crowd.services import worker_get_or_create
 HEADER = "HTTP_X_WORKER_TOKEN"
 
 
+def link_token(request) -> str | None:
+    """The signed worker link a request carries (header or ``?w=``), if any."""
+    return request.META.get(HEADER) or request.GET.get("w")
+
+
 class InHouseProvider(CrowdProvider):
     name = "inhouse"
 
     def identify(self, request) -> Worker | None:
-        token = request.META.get(HEADER) or request.GET.get("w")
+        token = link_token(request)
         if token:
             return worker_from_token(token)
         user = getattr(request, "user", None)
