@@ -34,18 +34,18 @@ class SharedClientRedisCache(RedisCache):
 
 def counter_add(cache, key: str, timeout: int) -> int:
     """Add one to the counter ``key`` and return its new value; the counter expires ``timeout``
-    seconds after its first count. On Redis that is one ``INCR`` (and an ``EXPIRE`` after the first
-    count); on other caches ``add`` then ``incr``.
+    seconds after its first count. On Redis that is one round trip: ``SET key 0 EX timeout NX``
+    (which creates the counter with its expiry, or does nothing when it exists) and ``INCR``,
+    pipelined. On other caches ``add`` then ``incr``.
 
-    If the process stops between the first ``INCR`` and its ``EXPIRE``, the counter stays in Redis
-    without a timeout: callers put their time window in the key, so such a key is never counted on
-    again (it only takes a little memory)."""
+    Should the counter expire between the two commands, ``INCR`` starts a new one without
+    expiry: callers put their time window in the key, so such a counter is never counted on again
+    (it only takes a little memory)."""
     if isinstance(cache, SharedClientRedisCache):
         key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(key, write=True)
-        count = client.incr(key)
-        if count == 1:
-            client.expire(key, timeout)
-        return count
+        pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.set(key, 0, ex=timeout, nx=True)
+        pipe.incr(key)
+        return pipe.execute()[1]
     cache.add(key, 0, timeout)
     return cache.incr(key)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 @cache
@@ -27,20 +27,35 @@ def attnames(model) -> list[str]:
 
 def columns(model, names: Sequence[str], alias: str) -> str:
     """``alias.column, ...`` for these attnames, quoted, for a SELECT list."""
+    return _columns(model, tuple(names), alias, connection.vendor)
+
+
+@cache
+def _columns(model, names: tuple[str, ...], alias: str, vendor: str) -> str:
     quote, fields = connection.ops.quote_name, _by_attname(model)
     return ", ".join(f"{alias}.{quote(fields[name].column)}" for name in names)
+
+
+@cache
+def _converters(model, name: str, vendor: str) -> tuple:
+    """The column expression of ``model.name`` and the converters its database values go through
+    (the backend's, then the field's). They depend on the backend and the settings only, so they
+    are looked up once per backend rather than for every value read."""
+    field = _by_attname(model)[name]
+    column = field.get_col(model._meta.db_table)
+    return column, tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
 
 
 def instance_from_row(model, names: Sequence[str], row: Sequence):
     """An instance of ``model`` from ``row``, whose values are the columns ``names`` (attnames)
     in that order (any order: ``from_db`` wants the model's, so they are put in it here)."""
-    fields, values = _by_attname(model), {}
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, looked up once
+    values = {}
     for name, value in zip(names, row):
         if value is not None:
-            field = fields[name]
-            column = field.get_col(model._meta.db_table)
-            for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-                value = converter(value, column, connection)
+            column, converters = _converters(model, name, db.vendor)
+            for converter in converters:
+                value = converter(value, column, db)
         values[name] = value
-    ordered = [name for name in fields if name in values]
-    return model.from_db(connection.alias, ordered, [values[name] for name in ordered])
+    ordered = [name for name in _by_attname(model) if name in values]
+    return model.from_db(db.alias, ordered, [values[name] for name in ordered])

@@ -1,6 +1,8 @@
 """Signed, expiring annotator links for the in-house provider."""
 from __future__ import annotations
 
+from functools import cache
+
 from django.conf import settings
 from django.core import signing
 from django.db import connection
@@ -29,15 +31,18 @@ def worker_from_token(token: str, *, max_age: int | None = None) -> Worker:
     if not isinstance(data, dict) or not isinstance(data.get("w"), int) or not isinstance(data.get("e"), str):
         raise Forbidden(LINK_INVALID)
     # Every request from a link comes through here, so this is a plain statement, not a compiled query.
-    names = attnames(Worker)
     with connection.cursor() as cursor:
-        table = connection.ops.quote_name(Worker._meta.db_table)
-        sql = f"SELECT {columns(Worker, names, 'w')} FROM {table} w WHERE w.id = %s AND w.external_id = %s"
-        prepared.execute(cursor, [(sql, [data["w"], data["e"]])])
+        prepared.execute(cursor, [(_worker_sql(connection.vendor), [data["w"], data["e"]])])
         row = cursor.fetchone()
     if row is None:
         raise Forbidden(LINK_INVALID)
-    return instance_from_row(Worker, names, row)
+    return instance_from_row(Worker, attnames(Worker), row)
+
+
+@cache
+def _worker_sql(vendor: str) -> str:
+    table = connection.ops.quote_name(Worker._meta.db_table)
+    return f"SELECT {columns(Worker, attnames(Worker), 'w')} FROM {table} w WHERE w.id = %s AND w.external_id = %s"
 
 
 def worker_link_url(*, worker: Worker, dataset_name: str) -> str:

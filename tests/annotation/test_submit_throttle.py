@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from django.core.cache.backends.locmem import LocMemCache
 
 from backend.annotation.views import WorkerThrottle
-from backend.common.cache import SharedClientRedisCache
+from backend.common.cache import SharedClientRedisCache, counter_add
 from tests.helpers import redis_db_url
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +50,15 @@ def test_a_cache_outage_lets_submissions_through(monkeypatch, make_worker):
     monkeypatch.setattr(WorkerThrottle, "THROTTLE_RATES", {"submit": "1/min"})
     alice = make_worker("alice")
     assert [_submit(alice).status_code for _ in range(3)] == [400] * 3
+
+
+def test_a_redis_counter_expires_a_fixed_time_after_its_first_count():
+    cache = _redis(14)
+    assert [counter_add(cache, "window", 61) for _ in range(3)] == [1, 2, 3]
+    key = cache.make_and_validate_key("window")
+    client = cache._cache.get_client(key, write=True)
+    assert 55 <= client.ttl(key) <= 61
+    client.expire(key, 5)
+    assert counter_add(cache, "window", 61) == 4
+    assert client.ttl(key) <= 5  # a later count keeps the first count's expiry
+    client.delete(key)

@@ -88,7 +88,8 @@ def _array(values: Sequence[int | bool | None]) -> str:
     return "{" + ",".join(out) + "}"
 
 
-def _pg_type(model, column: str) -> str:
+@cache
+def _pg_type(model, column: str) -> str:  # called on PostgreSQL only
     return model._meta.get_field(column).db_type(connection)
 
 
@@ -151,19 +152,8 @@ def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | No
     the lock does not see an attempt committed meanwhile (the caller looks again when the set has
     attempts). Items do not change once a set is made.
     """
-    features = connection.features
-    lock = ""
-    if features.has_select_for_update:
-        lock = " FOR UPDATE OF t" if features.has_select_for_update_of else " FOR UPDATE"
-    sql = (f"SELECT {columns(TaskSet, _LOCKED, 't')}, d.aggregator, d.adaptive, a.accepted, a.response, "
-           "i.public_id, i.question_id, i.gold_id, g.truth "
-           f"FROM {_table(TaskSet)} t JOIN {_table(Dataset)} d ON d.id = t.dataset_id "
-           f"LEFT JOIN {_table(Attempt)} a ON a.taskset_id = t.id AND a.submission_id = %s "
-           f"LEFT JOIN {_table(SetItem)} i ON i.taskset_id = t.id "
-           f"LEFT JOIN {_table(GoldQuestion)} g ON g.id = i.gold_id "
-           f"WHERE t.public_id = %s ORDER BY i.position{lock}")
     with connection.cursor() as cursor:
-        prepared.execute(cursor, [(sql, [_db(Attempt, "submission_id", submission_id),
+        prepared.execute(cursor, [(_taskset_lock_sql(connection.vendor), [_db(Attempt, "submission_id", submission_id),
                                          _db(TaskSet, "public_id", set_id)])])
         rows = cursor.fetchall()
     if not rows:
@@ -176,6 +166,21 @@ def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | No
     taskset.item_rows = [(as_uuid(pid), qid, gid, None if truth is None else bool(truth))
                          for pid, qid, gid, truth in (row[n + 4:] for row in rows) if pid is not None]
     return taskset
+
+
+@cache
+def _taskset_lock_sql(vendor: str) -> str:
+    features = connection.features
+    lock = ""
+    if features.has_select_for_update:
+        lock = " FOR UPDATE OF t" if features.has_select_for_update_of else " FOR UPDATE"
+    return (f"SELECT {columns(TaskSet, _LOCKED, 't')}, d.aggregator, d.adaptive, a.accepted, a.response, "
+            "i.public_id, i.question_id, i.gold_id, g.truth "
+            f"FROM {_table(TaskSet)} t JOIN {_table(Dataset)} d ON d.id = t.dataset_id "
+            f"LEFT JOIN {_table(Attempt)} a ON a.taskset_id = t.id AND a.submission_id = %s "
+            f"LEFT JOIN {_table(SetItem)} i ON i.taskset_id = t.id "
+            f"LEFT JOIN {_table(GoldQuestion)} g ON g.id = i.gold_id "
+            f"WHERE t.public_id = %s ORDER BY i.position{lock}")
 
 
 def attempt_insert(*, taskset_id: int, number: int, submission_id: uuid.UUID, accepted: bool, gold_total: int,
