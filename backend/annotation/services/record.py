@@ -153,8 +153,8 @@ def taskset_lock(*, set_id: uuid.UUID, submission_id: uuid.UUID) -> TaskSet | No
     attempts). Items do not change once a set is made.
     """
     with connection.cursor() as cursor:
-        prepared.execute(cursor, [(_taskset_lock_sql(connection.vendor), [_db(Attempt, "submission_id", submission_id),
-                                         _db(TaskSet, "public_id", set_id)])])
+        params = [_db(Attempt, "submission_id", submission_id), _db(TaskSet, "public_id", set_id)]
+        prepared.execute(cursor, [(_taskset_lock_sql(connection.vendor), params)])
         rows = cursor.fetchall()
     if not rows:
         return None
