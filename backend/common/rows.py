@@ -27,11 +27,6 @@ def attnames(model) -> list[str]:
 
 def columns(model, names: Sequence[str], alias: str) -> str:
     """``alias.column, ...`` for these attnames, quoted, for a SELECT list."""
-    return _columns(model, tuple(names), alias, connection.vendor)
-
-
-@cache
-def _columns(model, names: tuple[str, ...], alias: str, vendor: str) -> str:
     quote, fields = connection.ops.quote_name, _by_attname(model)
     return ", ".join(f"{alias}.{quote(fields[name].column)}" for name in names)
 
