@@ -17,7 +17,7 @@ class RegionsConf:
     min_agreement: int  # rounds that must agree on a consensus region
     gold_iou: float  # IoU a drawn box needs to match a gold box
     gold_extra: int  # unmatched boxes tolerated on a gold image
-    gold_tolerance: float  # share of a set's gold images that may be missed (rounded down)
+    gold_max_missed: int  # missed gold images an attempt may have and still be accepted
     set_size: int  # images per drawing set, gold included
     max_boxes: int  # boxes per image
     min_box: float  # minimum box side in image pixels
@@ -37,7 +37,7 @@ def regions_conf() -> RegionsConf:
         min_agreement=max(2, s.MMIT_REGIONS_MIN_AGREEMENT),
         gold_iou=s.MMIT_REGIONS_GOLD_IOU,
         gold_extra=s.MMIT_REGIONS_GOLD_EXTRA_BOXES,
-        gold_tolerance=s.MMIT_REGIONS_GOLD_TOLERANCE,
+        gold_max_missed=max(0, s.MMIT_REGIONS_GOLD_MAX_MISSED),
         set_size=max(2, s.MMIT_REGIONS_SET_SIZE),
         max_boxes=max(1, s.MMIT_REGIONS_MAX_BOXES),
         min_box=s.MMIT_REGIONS_MIN_BOX_PX,

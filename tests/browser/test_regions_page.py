@@ -21,6 +21,7 @@ def drawing(dataset, clip_factory, settings, tmp_path):
     """Three frames of one action to draw, and one gold image of it (sets of 4: 3 frames + 1 gold)."""
     bench = build_bench(dataset, clip_factory, settings, tmp_path)
     settings.MMIT_REGIONS_SET_SIZE = 4
+    settings.MMIT_REGIONS_GOLD_MAX_MISSED = 0  # a strict campaign: the one gold image may not be missed
     counts = {}
     for name, acts in bench["boxes"].items():
         for a in acts:

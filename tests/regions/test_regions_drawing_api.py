@@ -72,21 +72,46 @@ def test_a_set_is_one_action_with_hidden_gold(drawing):
     assert Drawer("bob").client.get(f"/api/regions/work/sets/{payload['id']}/").status_code == 403
 
 
+def _miss(regions, items):
+    return [dict(e, skip=False, boxes=[[0, 0, 10, 10]]) if e["item"] in items else e for e in regions]
+
+
+def test_one_missed_gold_image_is_graded_but_does_not_refuse(drawing, settings):
+    w = Drawer("alice")
+    payload = w.assign().json()["set"]
+    gold = _gold_ids(payload)
+    one_missed = _miss(correct_regions(payload, drawing), gold[:1])
+    # a strict campaign sends the set back for one miss
+    settings.MMIT_REGIONS_GOLD_MAX_MISSED = 0
+    r = w.submit(payload["id"], one_missed)
+    assert r.status_code == 422 and r.json()["attempts_left"] == 2
+    # the default, as in the Yes/No engine: only more than one miss refuses
+    settings.MMIT_REGIONS_GOLD_MAX_MISSED = 1
+    r = w.submit(payload["id"], one_missed)
+    assert r.status_code == 200 and r.json()["status"] == "accepted"
+    attempts = DrawingAttempt.objects.order_by("number")
+    assert [(a.accepted, a.gold_total, a.gold_missed) for a in attempts] == [(False, 2, 1), (True, 2, 1)]
+    missed_gold = DrawingItem.objects.get(public_id=gold[0]).gold_id
+    assert set(GoldDrawing.objects.filter(correct=False).values_list("gold_id", flat=True)) == {missed_gold}
+    w.worker.refresh_from_db()
+    assert (w.worker.attempts_refused, w.worker.gold_answers, w.worker.gold_correct) == (1, 4, 2)
+    assert Drawing.objects.count() == 3 and not w.worker.blocked
+
+
 def test_missed_gold_refuses_then_review_succeeds(drawing):
     w = Drawer("alice")
     payload = w.assign().json()["set"]
     regions = correct_regions(payload, drawing)
     gold = _gold_ids(payload)
-    wrong = [dict(e, skip=False, boxes=[[0, 0, 10, 10]]) if e["item"] == gold[0] else e for e in regions]
-    r = w.submit(payload["id"], wrong)
+    r = w.submit(payload["id"], _miss(regions, gold))
     assert r.status_code == 422
     assert r.json() == {"status": "refused", "detail": d.REVIEW_MESSAGE, "attempts_left": 2}
     assert not Drawing.objects.exists()
     attempt = DrawingAttempt.objects.get()
-    assert (attempt.accepted, attempt.gold_total, attempt.gold_missed) == (False, 2, 1)
-    assert GoldDrawing.objects.filter(correct=False).count() == 1
+    assert (attempt.accepted, attempt.gold_total, attempt.gold_missed) == (False, 2, 2)
+    assert GoldDrawing.objects.filter(correct=False).count() == 2
     w.worker.refresh_from_db()
-    assert (w.worker.attempts_refused, w.worker.gold_answers, w.worker.gold_correct) == (1, 2, 1)
+    assert (w.worker.attempts_refused, w.worker.gold_answers, w.worker.gold_correct) == (1, 2, 0)
     r = w.submit(payload["id"], regions)
     assert r.status_code == 200 and r.json()["status"] == "accepted"
     assert Drawing.objects.count() == 3
@@ -101,8 +126,9 @@ def test_missed_gold_refuses_then_review_succeeds(drawing):
 def test_attempts_are_capped_and_the_set_fails(drawing):
     w = Drawer("alice")
     payload = w.assign().json()["set"]
-    skip_all = [{"item": i["id"], "skip": True} for i in payload["items"]]
-    statuses = [w.submit(payload["id"], skip_all).json()["status"] for _ in range(3)]
+    # a box in the wrong place everywhere: boxed gold missed, the gold image to skip not skipped
+    all_wrong = _miss(correct_regions(payload, drawing), [i["id"] for i in payload["items"]])
+    statuses = [w.submit(payload["id"], all_wrong).json()["status"] for _ in range(3)]
     assert statuses == ["refused", "refused", "failed"]
     r = w.submit(payload["id"], correct_regions(payload, drawing))
     assert r.status_code == 410 and r.json()["detail"] == d.SET_CLOSED

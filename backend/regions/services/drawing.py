@@ -4,7 +4,7 @@ The same rules as the Yes/No engine: a set holds frames of one action the worker
 drawn, with gold images (a curated frame with known boxes, or with none when the action is not
 visible there) mixed in at random positions; the client sees opaque item ids and same-form media
 URLs only. At submit the boxes are validated (a 4xx that stores nothing), gold is graded on the
-server (a missed gold image refuses the attempt without saying which), attempts are capped, a
+server (more than one missed gold image refuses the attempt without saying which), attempts are capped, a
 retried submission id replays its recorded outcome, and the set's row lock makes concurrent
 submits record one result. Grading feeds the worker's shared gold counters, so the engine's
 blocking policy catches a bad drawer like a bad Yes/No worker.
@@ -282,8 +282,9 @@ def _submit(*, worker, set_id, submission_id, regions) -> SubmitOutcome | Domain
         for i in gold_items
     }
     missed = sum(1 for g in grades.values() if not g.correct)
-    # one or two gold images: none may be missed; three (probation): one may (1/3 rounded down)
-    accepted = missed <= math.floor(conf.gold_tolerance * len(gold_items) + 1e-9)
+    # as in the Yes/No engine, more than one miss refuses: a careful drawer who overlooks one box
+    # now and then is not sent back (nor blocked for refusals), a spammer misses them all
+    accepted = missed <= conf.gold_max_missed
     number = drawing_set.attempts + 1
     payload = {"regions": [{"item": str(i.public_id), "skip": drawn[i.public_id].skipped,
                             "boxes": [list(b) for b in drawn[i.public_id].boxes], "ms": drawn[i.public_id].ms}
