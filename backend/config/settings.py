@@ -247,9 +247,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Quality control (Section 3.1): a worker is blocked after this many refused submissions, or when
-# gold accuracy is under the floor over enough gold answers; the early rule catches spammers.
+# Quality control (Section 3.1): a worker is blocked after this many refused submissions among
+# their latest graded ones (the window, at most 62; 0 counts every refusal since the last unblock),
+# or when gold accuracy is under the floor over enough gold answers; the early rule catches spammers.
 MMIT_BLOCK_AFTER_REFUSALS = env_int("MMIT_BLOCK_AFTER_REFUSALS", 3)
+MMIT_BLOCK_REFUSAL_WINDOW = env_int("MMIT_BLOCK_REFUSAL_WINDOW", 20)
 MMIT_BLOCK_GOLD_MIN = env_int("MMIT_BLOCK_GOLD_MIN", 20)
 MMIT_BLOCK_GOLD_ACCURACY = float(env_str("MMIT_BLOCK_GOLD_ACCURACY", "0.7"))
 MMIT_BLOCK_EARLY_GOLD_MIN = env_int("MMIT_BLOCK_EARLY_GOLD_MIN", 6)

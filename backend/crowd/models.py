@@ -18,6 +18,8 @@ class Worker(models.Model):
     gold_correct = models.PositiveIntegerField(default=0)
     sets_accepted = models.PositiveIntegerField(default=0)
     attempts_refused = models.PositiveIntegerField(default=0)
+    # the outcomes of the latest graded submissions (up to 62), newest in the lowest bit, 1 = refused
+    recent_refusals = models.BigIntegerField(default=0)
     sets_failed = models.PositiveIntegerField(default=0)
     flagged = models.BooleanField(default=False)
     blocked = models.BooleanField(default=False)

@@ -6,19 +6,44 @@ from django.conf import settings
 from backend.crowd.models import Worker
 
 REASON_REFUSALS = "{n} sets refused on gold (limit {limit})"
+REASON_RECENT_REFUSALS = "{n} of the latest {window} graded sets refused on gold (limit {limit})"
+HISTORY = 62  # outcomes kept in Worker.recent_refusals; the value stays below 2**62
+KEEP = 2 ** (HISTORY - 1) - 1  # the mask of the older outcomes kept at each shift
+
+
+def recent_after(bits: int, *, refused: bool) -> int:
+    """``Worker.recent_refusals`` after one more graded submission: ``(bits & KEEP) * 2 + refused``.
+    The SQL updates compute the same with integer operators (SQLite's MOD goes through floats)."""
+    return (bits & KEEP) * 2 + (1 if refused else 0)
+
+
+def refusals_counted(worker: Worker) -> tuple[int, int]:
+    """(refusals that count towards blocking, window): those among the latest ``window`` graded
+    submissions, or with no window (0) every refusal since the last unblock."""
+    window = min(settings.MMIT_BLOCK_REFUSAL_WINDOW, HISTORY)
+    if window <= 0:
+        return worker.attempts_refused, 0
+    return (worker.recent_refusals & ((1 << window) - 1)).bit_count(), window
 REASON_GOLD = "gold accuracy {acc:.0%} over {n} gold answers (minimum {min:.0%})"
 
 
 def block_reason(worker: Worker) -> str | None:
     """The reason to block this worker now, or None.
 
-    Three rules: too many refused submissions; gold accuracy under the floor once enough gold
-    has been answered; and an early rule that catches spammers after a handful of gold answers
-    when their accuracy is no better than chance.
+    Three rules: too many refused submissions among the latest ones; gold accuracy under the
+    floor once enough gold has been answered; and an early rule that catches spammers after a
+    handful of gold answers when their accuracy is no better than chance.
+
+    The refusals are counted in a window because a careful worker's slips add up: with two gold
+    questions per set and 5% of gold answered wrong, one set in 400 is refused, so a lifetime
+    count of three would block most careful workers within a few thousand sets.
     """
     limit = settings.MMIT_BLOCK_AFTER_REFUSALS
-    if limit and worker.attempts_refused >= limit:
-        return REASON_REFUSALS.format(n=worker.attempts_refused, limit=limit)
+    refused, window = refusals_counted(worker)
+    if limit and refused >= limit:
+        if window:
+            return REASON_RECENT_REFUSALS.format(n=refused, window=window, limit=limit)
+        return REASON_REFUSALS.format(n=refused, limit=limit)
     n = worker.gold_answers
     if not n:
         return None

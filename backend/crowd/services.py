@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from backend.common.errors import DomainError
 from backend.crowd.models import Worker, WorkerEvent
+from backend.crowd.policy import KEEP
 
 NOT_BLOCKED = "Worker {worker} is not blocked."
 REASON_REQUIRED = "A reason is required."
@@ -54,8 +55,8 @@ def worker_unblock(*, worker: Worker, reason: str, actor=None) -> Worker:
     if not worker.blocked:
         raise DomainError(NOT_BLOCKED.format(worker=worker))
     worker.blocked = False
-    worker.attempts_refused = 0
-    worker.save(update_fields=["blocked", "attempts_refused"])
+    worker.attempts_refused = worker.recent_refusals = 0
+    worker.save(update_fields=["blocked", "attempts_refused", "recent_refusals"])
     WorkerEvent.objects.create(worker=worker, kind=WorkerEvent.Kind.UNBLOCKED, reason=reason, actor=actor)
     provider = provider_for(worker.provider)
     transaction.on_commit(lambda: provider.on_worker_unblocked(worker_id=worker.pk))
@@ -72,6 +73,7 @@ def worker_record_grading(*, worker: Worker, gold_answers: int, gold_correct: in
         gold_answers=F("gold_answers") + gold_answers,
         gold_correct=F("gold_correct") + gold_correct,
         attempts_refused=F("attempts_refused") + (1 if refused else 0),
+        recent_refusals=F("recent_refusals").bitand(KEEP) * 2 + (1 if refused else 0),  # policy.recent_after
     )
-    worker.refresh_from_db(fields=["gold_answers", "gold_correct", "attempts_refused", "blocked"])
+    worker.refresh_from_db(fields=["gold_answers", "gold_correct", "attempts_refused", "recent_refusals", "blocked"])
     return worker

@@ -10,6 +10,7 @@ from backend.annotation.models import Answer, Attempt, GoldAnswer, Question, Set
 from backend.annotation.services import submit as submit_service
 from backend.annotation.services.assign import gold_count, taskset_assign, tasksets_expire
 from backend.crowd.models import Worker, WorkerEvent
+from backend.crowd.policy import block_reason
 from backend.crowd.services import worker_unblock
 from backend.labels.models import Label
 from tests.engine import is_gold, truth_of
@@ -186,17 +187,40 @@ def test_spammer_is_blocked_answers_excluded_and_unblocked_by_curator(engine, ma
     for _ in range(3):
         spam.submit(p3["id"], _answers(p3, engine, wrong_gold=2))
     spam.worker.refresh_from_db()
-    assert spam.worker.blocked and "refused" in spam.worker.blocked_reason
+    assert spam.worker.blocked
+    assert spam.worker.blocked_reason == "3 of the latest 20 graded sets refused on gold (limit 3)"
+    assert spam.worker.recent_refusals == 0b0111  # newest outcome in bit 0: three refusals after one accepted set
     assert WorkerEvent.objects.filter(worker=spam.worker, kind="blocked").exists()
     assert Answer.objects.filter(worker=spam.worker, excluded=True).count() == 7
     assert sum(Question.objects.values_list("answers", flat=True)) == counted - 7  # their votes no longer count
     assert spam.assign().status_code == 403
     worker_unblock(worker=spam.worker, reason="reviewed: new annotator, explained the task", actor=staff_user)
     spam.worker.refresh_from_db()
-    assert not spam.worker.blocked
+    assert not spam.worker.blocked and spam.worker.attempts_refused == spam.worker.recent_refusals == 0
     event = WorkerEvent.objects.get(worker=spam.worker, kind="unblocked")
     assert event.reason.startswith("reviewed") and event.actor == staff_user
     assert spam.assign().status_code == 200
+
+
+def test_refusals_count_among_the_latest_graded_sets(engine, make_worker, settings):
+    # a careful worker's rare slips do not add up to a block over a long campaign
+    settings.MMIT_BLOCK_EARLY_GOLD_MIN = 999
+    settings.MMIT_BLOCK_REFUSAL_WINDOW = 3
+    w = make_worker("careful")
+    for _ in range(3):
+        p = w.assign().json()["set"]
+        assert w.submit(p["id"], _answers(p, engine, wrong_gold=2)).json()["status"] == "refused"
+        assert w.submit(p["id"], _answers(p, engine)).json()["status"] == "accepted"
+    w.worker.refresh_from_db()
+    # three refusals in all, never more than two among the latest three graded submissions
+    assert (w.worker.attempts_refused, w.worker.recent_refusals, w.worker.blocked) == (3, 0b101010, False)
+    assert block_reason(w.worker) is None
+    # counted since the last unblock (no window), the same three block
+    settings.MMIT_BLOCK_REFUSAL_WINDOW = 0
+    assert block_reason(w.worker) == "3 sets refused on gold (limit 3)"
+    # a window wider than the history kept counts the 62 latest
+    settings.MMIT_BLOCK_REFUSAL_WINDOW = 100
+    assert block_reason(w.worker) == "3 of the latest 62 graded sets refused on gold (limit 3)"
 
 
 def test_always_yes_spammer_is_caught_by_gold_accuracy(engine, make_worker):

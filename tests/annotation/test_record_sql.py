@@ -118,3 +118,28 @@ def test_array_literals_take_integers_booleans_and_nulls_only():
     for bad in (["1}, {2"], [1.5], [b"1"]):  # nothing else is spelled into SQL text
         with pytest.raises(TypeError):
             record._array(bad)
+
+
+def test_recent_refusals_shift_in_sql_as_in_the_policy():
+    """The Yes/No submit's UPDATE and the drawing grading's ORM update keep the same history as
+    ``policy.recent_after``, up to its 62 outcomes, on either backend."""
+    from backend.crowd.policy import HISTORY, recent_after
+    from backend.crowd.services import worker_record_grading
+
+    rng = random.Random(4)
+    yes_no = Worker.objects.create(provider="inhouse", external_id="yn", recent_refusals=2**HISTORY - 1)
+    drawer = Worker.objects.create(provider="inhouse", external_id="dr", recent_refusals=2**HISTORY - 1)
+    expected = 2**HISTORY - 1  # a full history: the oldest outcome falls off, nothing overflows
+    now = timezone.now()
+    for _ in range(70):
+        refused = rng.random() < 0.3
+        record.run(record.worker_counters_add(worker_id=yes_no.pk, counters={"gold_answers": 1}, now=now,
+                                              refused=refused))
+        worker_record_grading(worker=drawer, gold_answers=1, gold_correct=0, refused=refused)
+        expected = recent_after(expected, refused=refused)
+        yes_no.refresh_from_db()
+        assert yes_no.recent_refusals == drawer.recent_refusals == expected < 2**HISTORY
+    # without an outcome (not a graded submission) the history stays as it is
+    record.run(record.worker_counters_add(worker_id=yes_no.pk, counters={"answers_count": 1}, now=now))
+    yes_no.refresh_from_db()
+    assert yes_no.recent_refusals == expected

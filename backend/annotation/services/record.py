@@ -42,6 +42,7 @@ from backend.annotation.services.consensus import AMBIGUOUS, NEGATIVE, POSITIVE
 from backend.common import prepared
 from backend.common.rows import columns, instance_from_row
 from backend.crowd.models import Worker
+from backend.crowd.policy import KEEP
 from backend.labels.models import Label
 from backend.videos.models import Dataset
 
@@ -214,14 +215,20 @@ def answers_insert(*, worker_id: int, taskset_id: int, rows: Sequence[tuple[int,
                         {"worker_id": worker_id, "taskset_id": taskset_id, "excluded": False, "created_at": _when(now)})
 
 
-def worker_counters_add(*, worker_id: int, counters: dict[str, int], now: datetime) -> Fragment:
-    """Add to the worker's running totals (only the non-zero ones) and touch ``last_seen_at``."""
+def worker_counters_add(*, worker_id: int, counters: dict[str, int], now: datetime,
+                        refused: bool | None = None) -> Fragment:
+    """Add to the worker's running totals (only the non-zero ones) and touch ``last_seen_at``;
+    with ``refused``, a graded submission, also shift its outcome into ``recent_refusals``
+    (``policy.recent_after``)."""
     names = [name for name, value in counters.items() if value]
     for name in names:
         Worker._meta.get_field(name)  # only real columns reach the SQL
-    sets = ", ".join(["last_seen_at = %s", *(f"{name} = {name} + %s" for name in names)])
-    return (f"UPDATE {_table(Worker)} SET {sets} WHERE id = %s",
-            [_when(now), *(counters[name] for name in names), worker_id])
+    sets = ["last_seen_at = %s", *(f"{name} = {name} + %s" for name in names)]
+    params = [_when(now), *(counters[name] for name in names)]
+    if refused is not None:
+        sets.append(f"recent_refusals = (recent_refusals & {int(KEEP)}) * 2 + %s")
+        params.append(1 if refused else 0)
+    return f"UPDATE {_table(Worker)} SET {', '.join(sets)} WHERE id = %s", [*params, worker_id]
 
 
 def _compose(template: str, **parts: Fragment) -> Fragment:

@@ -33,7 +33,7 @@ from backend.annotation.services.record import (
 )
 from backend.common.errors import DomainError, Forbidden, Gone, NotFound
 from backend.crowd.models import Worker
-from backend.crowd.policy import block_reason
+from backend.crowd.policy import block_reason, recent_after
 from backend.crowd.services import worker_block
 
 SET_NOT_FOUND = "There is no such set."
@@ -143,9 +143,10 @@ def _submit(*, worker, set_id, submission_id, answers, extra) -> SubmitOutcome |
     counters = {"gold_answers": len(gold), "gold_correct": len(gold) - gold_wrong,
                 "attempts_refused": 0 if accepted else 1, "sets_accepted": 1 if accepted else 0,
                 "answers_count": len(real) if accepted else 0, "sets_failed": 1 if not accepted and left <= 0 else 0}
-    writes.append(worker_counters_add(worker_id=worker.pk, counters=counters, now=now))
+    writes.append(worker_counters_add(worker_id=worker.pk, counters=counters, now=now, refused=not accepted))
     for k, v in counters.items():  # the worker's counters as they now stand, for the block rules
         setattr(worker, k, getattr(worker, k) + v)
+    worker.recent_refusals = recent_after(worker.recent_refusals, refused=not accepted)
 
     aggregator = None
     if accepted:
