@@ -7,6 +7,7 @@ from backend.crowd.models import Worker
 
 REASON_REFUSALS = "{n} sets refused on gold (limit {limit})"
 REASON_RECENT_REFUSALS = "{n} of the latest {window} graded sets refused on gold (limit {limit})"
+REASON_GOLD = "gold accuracy {acc:.0%} over {n} gold answers (minimum {min:.0%})"
 HISTORY = 62  # outcomes kept in Worker.recent_refusals; the value stays below 2**62
 KEEP = 2 ** (HISTORY - 1) - 1  # the mask of the older outcomes kept at each shift
 
@@ -24,7 +25,6 @@ def refusals_counted(worker: Worker) -> tuple[int, int]:
     if window <= 0:
         return worker.attempts_refused, 0
     return (worker.recent_refusals & ((1 << window) - 1)).bit_count(), window
-REASON_GOLD = "gold accuracy {acc:.0%} over {n} gold answers (minimum {min:.0%})"
 
 
 def block_reason(worker: Worker) -> str | None:
