@@ -80,3 +80,25 @@ def _isolated_files(settings, tmp_path):
     settings.VAR_DIR = tmp_path / "var"
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MMIT_REGIONS_EXPORT_DIR = tmp_path / "var" / "exports" / "regions"
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch):
+    """The tasks the code enqueues, as ``(name, args, kwargs)``, recorded instead of sent to a broker
+    (at the moment they would be sent: when the transaction commits)."""
+    sent: list[tuple[str, tuple, dict]] = []
+    monkeypatch.setattr("backend.common.background.task_send",
+                        lambda name, args=(), kwargs=None: sent.append((name, tuple(args), dict(kwargs or {}))))
+    return sent
+
+
+@pytest.fixture
+def eager_tasks(settings):
+    """Enqueued tasks run here, at once (``CELERY_TASK_ALWAYS_EAGER``), as do the workers' own
+    ``.delay()`` calls."""
+    from workers.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

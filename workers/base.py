@@ -1,6 +1,7 @@
 """The one decorator every platform task goes through.
 
-It fixes the task name, queue, time limits, retries with backoff for transient errors, late
+It fixes the task name (``mmit.<module>.<function>``, the name backend code enqueues by; the
+queue comes from ``workers/routes.py``), time limits, retries with backoff for transient errors, late
 acknowledgement (a task killed mid-way is redelivered) and logging, so tasks stay uniform.
 Tasks take ids, re-fetch their rows, and must be idempotent because of those redeliveries.
 """
@@ -21,7 +22,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OperationalError, Interface
 
 def platform_task(
     *,
-    queue: str = "default",
     soft_time_limit: int = 3600,
     time_limit: int | None = None,
     max_retries: int = 5,
@@ -36,8 +36,6 @@ def platform_task(
             log.info("task %s done", name)
             return result
 
-        # Routing by name (Celery's task_routes) rather than the deprecated `queue` attribute.
-        app.conf.task_routes = {**(app.conf.task_routes or {}), name: {"queue": queue}}
         return app.task(
             run,
             name=name,

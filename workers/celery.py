@@ -1,22 +1,24 @@
 """The Celery application.
 
-Configuration comes from Django settings (``CELERY_*``). Two queues: ``default`` for platform
-work and ``ml`` for training/prediction on GPU workers
+Configuration comes from Django settings (``CELERY_*``), the same settings the producer of
+``backend/common/background.py`` reads. Two queues (``workers/routes.py`` says which task goes
+where): ``default`` for platform work and ``ml`` for training/prediction on GPU workers
 (``celery -A workers worker -Q ml``).
 """
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from celery import Celery
 from kombu import Queue
+
+from workers.routes import QUEUES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 
 app = Celery("mmit")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("default"), Queue("ml"))
+app.conf.task_queues = tuple(Queue(name) for name in QUEUES)
 app.conf.include = [
     "workers.tasks.videos",
     "workers.tasks.annotation",
@@ -38,8 +40,6 @@ app.conf.beat_schedule = {
 
 @app.on_after_configure.connect
 def _prepare_filesystem_broker(sender, **kwargs) -> None:
-    # kombu's filesystem transport needs its folders to exist before the first message.
-    options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    from backend.common.background import broker_folders_ensure
+
+    broker_folders_ensure(sender.conf.broker_transport_options)

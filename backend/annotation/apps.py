@@ -6,4 +6,10 @@ class AnnotationConfig(AppConfig):
     label = "annotation"
 
     def ready(self) -> None:
-        from backend.annotation import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from backend.annotation.services.consensus import worker_work_withdraw
+        from backend.annotation.services.yesno import YES_NO
+        from backend.crowd.sets.kinds import kind_register
+        from backend.crowd.signals import worker_blocked
+
+        kind_register(YES_NO)
+        worker_blocked.connect(worker_work_withdraw, dispatch_uid="annotation.work_withdraw")

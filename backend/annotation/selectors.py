@@ -5,9 +5,11 @@ import statistics
 
 from django.db.models import Count, Q
 
-from backend.annotation.media import media_url
 from backend.annotation.models import Answer, Prompt, Question, SetItem, TaskSet
 from backend.crowd.models import Worker
+from backend.crowd.sets.media import PREVIEW_PREFIX, ItemMedia
+
+MEDIA = ItemMedia(salt="mmit.media", url_name="work-media")
 
 
 def taskset_payload(taskset: TaskSet, *, preview: bool = False) -> dict:
@@ -21,7 +23,7 @@ def taskset_payload(taskset: TaskSet, *, preview: bool = False) -> dict:
         "prompt": taskset.prompt,
         "question": Prompt(taskset.prompt).label,
         "action": {"name": action.name, "display_name": action.display_name, "definition": action.definition},
-        "items": [{"id": str(pid), "media_url": media_url(pid), "media_type": media_type} for pid in items],
+        "items": [{"id": str(pid), "media_url": MEDIA.url(pid), "media_type": media_type} for pid in items],
         "status": taskset.status,
         "attempts_left": max(0, taskset.max_attempts - taskset.attempts),
         "expires_at": taskset.expires_at.isoformat(),
@@ -78,9 +80,6 @@ def worker_table():
     return Worker.objects.annotate(n_answers=Count("answers")).order_by("-n_answers")
 
 
-PREVIEW_PREFIX = "p:"
-
-
 def preview_payload(*, dataset, prompt: str = Prompt.SEEN_OR_HEARD) -> dict | None:
     """A sample set for preview: real clips of one action, nothing reserved, nothing gradable."""
     first = (
@@ -101,7 +100,7 @@ def preview_payload(*, dataset, prompt: str = Prompt.SEEN_OR_HEARD) -> dict | No
         "prompt": prompt,
         "question": Prompt(prompt).label,
         "action": {"name": action.name, "display_name": action.display_name, "definition": action.definition},
-        "items": [{"id": f"preview-{n}", "media_url": media_url(f"{PREVIEW_PREFIX}{qid}"), "media_type": media_type}
+        "items": [{"id": f"preview-{n}", "media_url": MEDIA.url(f"{PREVIEW_PREFIX}{qid}"), "media_type": media_type}
                   for n, qid in enumerate(ids)],
         "status": "preview",
         "attempts_left": 0,

@@ -1,9 +1,6 @@
 """Staff API of candidate generation: rounds, relations, sources and model predictions."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
@@ -27,12 +24,10 @@ from backend.candidates.serializers import (
     RoundStartSerializer,
     SourceSerializer,
 )
-from backend.candidates.services import candidate_round_job_create, predictions_check
-from backend.common.jobs import job_create
+from backend.candidates.services import candidate_round_start, predictions_ingest_start
 from backend.common.views import JobSerializer
 from backend.videos.models import Dataset
 from backend.videos.selectors import dataset_get
-from backend.videos.sources import check_inside_roots
 
 
 class _DatasetView(generics.GenericAPIView):
@@ -67,16 +62,11 @@ class RoundListStart(_DatasetView, generics.ListAPIView):
 
     @extend_schema(request=RoundStartSerializer, responses={202: JobSerializer})
     def post(self, request, name: str):
-        from workers.tasks.candidates import run_round
-
-        dataset = self.dataset()
         payload = RoundStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
-        job = candidate_round_job_create(dataset=dataset, sources=data.pop("sources", None), policy=data,
-                                         user=request.user)
-        sources = job.params["sources"]
-        transaction.on_commit(lambda: run_round.delay(str(job.id), dataset.id, sources, data))
+        job = candidate_round_start(dataset=self.dataset(), sources=data.pop("sources", None), policy=data,
+                                    user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -134,13 +124,7 @@ class PredictionsIngest(_DatasetView, generics.ListAPIView):
 
     @extend_schema(request=PredictionsIngestSerializer, responses={202: JobSerializer})
     def post(self, request, name: str):
-        from workers.tasks.candidates import ingest_predictions
-
-        dataset = self.dataset()
         payload = PredictionsIngestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        path = predictions_check(path=check_inside_roots(Path(payload.validated_data["path"])))
-        job = job_create(kind="ingest_predictions", user=request.user, params={"dataset": dataset.name,
-                                                                              "path": str(path)})
-        transaction.on_commit(lambda: ingest_predictions.delay(str(job.id), dataset.id, str(path)))
+        job = predictions_ingest_start(dataset=self.dataset(), path=payload.validated_data["path"], user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

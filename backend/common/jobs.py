@@ -1,4 +1,4 @@
-"""Services for background jobs: create, start, report progress, finish."""
+"""Services for background jobs: create, start, report progress, finish, and run one."""
 from __future__ import annotations
 
 import time
@@ -7,6 +7,7 @@ from typing import Any, Callable
 from django.db import transaction
 from django.utils import timezone
 
+from backend.common.errors import DomainError
 from backend.common.models import Job
 
 ProgressFn = Callable[[int, int, str], None]
@@ -48,3 +49,29 @@ def job_finish(*, job_id, result: dict[str, Any] | None = None, error: str = "")
     Job.objects.filter(pk=job_id).update(
         status=status, result=result or {}, error=error, finished_at=timezone.now()
     )
+
+
+def job_progress(*, job_id, unit: str) -> Callable[[int, int], None]:
+    """A ``(done, total)`` callback for services, shown on the job as "done/total unit"."""
+    report = job_progress_reporter(job_id=job_id)
+    return lambda done, total: report(done, total, f"{done}/{total} {unit}")
+
+
+def job_run(*, job_id, work: Callable[[Job], dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Run ``work`` as job ``job_id``, the body of every job task.
+
+    The job is marked running, then finished with the dict ``work`` returns as its result, or
+    failed with the message of the ``DomainError`` it raised (bad input, a row deleted meanwhile).
+    A job already finished (a task delivered again) runs nothing; None is returned then, and on
+    failure.
+    """
+    job = job_start(job_id=job_id)
+    if job is None:
+        return None
+    try:
+        result = work(job) or {}
+    except DomainError as exc:
+        job_finish(job_id=job_id, error=exc.message)
+        return None
+    job_finish(job_id=job_id, result=result)
+    return result

@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.common.background import producer
 from backend.common.models import Job
 
 
@@ -34,9 +35,7 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from workers.celery import app
-
-    with app.connection_for_write() as conn:
+    with producer().connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return "ok"
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "backend.releases",
     "backend.training",
     "backend.dashboard",
+    "backend.simulation",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +176,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Declared once, in workers/routes.py, for the workers' app and for the producer that backend code
+# sends through (backend/common/background.py); a name here, so the settings import no task.
+CELERY_TASK_ROUTES = ("workers.routes.route",)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

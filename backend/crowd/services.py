@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from backend.common.errors import DomainError
 from backend.crowd.models import Worker, WorkerEvent
-from backend.crowd.policy import KEEP
+from backend.crowd.signals import worker_blocked, worker_unblocked
 
 NOT_BLOCKED = "Worker {worker} is not blocked."
 REASON_REQUIRED = "A reason is required."
@@ -22,11 +21,8 @@ def worker_get_or_create(*, provider: str, external_id: str, user=None, group: s
 
 @transaction.atomic
 def worker_block(*, worker: Worker, reason: str, actor=None) -> Worker:
-    """Block a worker: no new sets, and their answers to still-open questions stop counting."""
-    from backend.annotation.services.consensus import worker_work_withdraw
-    from backend.regions.services.drawing import drawings_withdraw
-    from backend.crowd.providers import provider_for
-
+    """Block a worker: no new sets, and their answers to still-open questions stop counting (the
+    apps that hold their work withdraw it on ``signals.worker_blocked``)."""
     if not reason.strip():
         raise DomainError(REASON_REQUIRED)
     worker = Worker.objects.select_for_update().get(pk=worker.pk)
@@ -37,18 +33,13 @@ def worker_block(*, worker: Worker, reason: str, actor=None) -> Worker:
     worker.blocked_at = timezone.now()
     worker.save(update_fields=["blocked", "flagged", "blocked_reason", "blocked_at"])
     WorkerEvent.objects.create(worker=worker, kind=WorkerEvent.Kind.BLOCKED, reason=reason, actor=actor)
-    worker_work_withdraw(worker=worker)
-    drawings_withdraw(worker=worker)  # the Action Regions drawings count no more either
-    provider = provider_for(worker.provider)
-    transaction.on_commit(lambda: provider.on_worker_blocked(worker_id=worker.pk, reason=reason))
+    worker_blocked.send(sender=Worker, worker=worker, reason=reason)
     return worker
 
 
 @transaction.atomic
 def worker_unblock(*, worker: Worker, reason: str, actor=None) -> Worker:
     """A curator's review: the worker may take sets again; counters restart from zero refusals."""
-    from backend.crowd.providers import provider_for
-
     if not reason.strip():
         raise DomainError(REASON_REQUIRED)
     worker = Worker.objects.select_for_update().get(pk=worker.pk)
@@ -58,22 +49,9 @@ def worker_unblock(*, worker: Worker, reason: str, actor=None) -> Worker:
     worker.attempts_refused = worker.recent_refusals = 0
     worker.save(update_fields=["blocked", "attempts_refused", "recent_refusals"])
     WorkerEvent.objects.create(worker=worker, kind=WorkerEvent.Kind.UNBLOCKED, reason=reason, actor=actor)
-    provider = provider_for(worker.provider)
-    transaction.on_commit(lambda: provider.on_worker_unblocked(worker_id=worker.pk))
+    worker_unblocked.send(sender=Worker, worker=worker)
     return worker
 
 
 def worker_touch(*, worker: Worker) -> None:
     Worker.objects.filter(pk=worker.pk).update(last_seen_at=timezone.now())
-
-
-def worker_record_grading(*, worker: Worker, gold_answers: int, gold_correct: int, refused: bool) -> Worker:
-    """Add one graded submission to the worker's counters (set-based, race-free)."""
-    Worker.objects.filter(pk=worker.pk).update(
-        gold_answers=F("gold_answers") + gold_answers,
-        gold_correct=F("gold_correct") + gold_correct,
-        attempts_refused=F("attempts_refused") + (1 if refused else 0),
-        recent_refusals=F("recent_refusals").bitand(KEEP) * 2 + (1 if refused else 0),  # policy.recent_after
-    )
-    worker.refresh_from_db(fields=["gold_answers", "gold_correct", "attempts_refused", "recent_refusals", "blocked"])
-    return worker

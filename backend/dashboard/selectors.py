@@ -1,16 +1,35 @@
-"""Reads for the curator dashboard: one grouped query per table, never a query per row."""
+"""Reads for the curator dashboard: everything a page shows, one grouped query per table, never
+a query per row. The views only call these and the apps' services."""
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 
-from django.db.models import Count, F, Q
+from django.core.files.storage import default_storage
+from django.db.models import Count, F, Q, QuerySet
 
 from backend.annotation.models import Answer, Question, TaskSet
+from backend.candidates.models import Relation
+from backend.candidates.selectors import (
+    harvest_by_relation,
+    harvest_groups,
+    harvest_series,
+    relation_list,
+    round_list,
+    source_list,
+)
 from backend.common.models import Job
 from backend.crowd.models import Worker
 from backend.labels.models import Label
+from backend.mturk.selectors import batch_list, hit_list, worker_list
+from backend.training.selectors import run_list
 from backend.videos.models import Dataset, Video
+from backend.vocabulary.selectors import action_list
+
+
+def datasets() -> QuerySet[Dataset]:
+    return Dataset.objects.order_by("name")
 
 
 def dataset_overview(dataset: Dataset) -> dict:
@@ -39,8 +58,6 @@ def dataset_overview(dataset: Dataset) -> dict:
 
 def dataset_spend(dataset: Dataset) -> dict:
     """What was spent against the budget (crowd providers that pay record their cost)."""
-    from backend.mturk.selectors import batch_list
-
     spent = float(sum(b.spent for b in batch_list().filter(dataset=dataset)))
     budget = float(dataset.budget)
     return {"spent": spent, "budget": budget, "fraction": min(1.0, spent / budget) if budget else 0.0}
@@ -119,3 +136,77 @@ def label_counts_by_action(dataset: Dataset, limit: int = 40) -> list[dict]:
     return list(Label.objects.filter(dataset=dataset, state=Label.State.POSITIVE).values(name=F("action__name"))
                 .annotate(n=Count("id")).order_by("-n", "name")[:limit])
 
+
+
+def home_rows() -> list[tuple[Dataset, dict]]:
+    return [(d, dataset_overview(d)) for d in datasets()]
+
+
+def label_filters(dataset: Dataset) -> dict:
+    """The choices of the label browser's filters."""
+    return {"actions": action_list(dataset=dataset).order_by("name").values_list("name", flat=True),
+            "states": [s for s in Label.State.values if s != Label.State.MERGED], "sources": Label.Source.values}
+
+
+def _run_summary(run) -> dict:
+    splits = (run.metrics.get("eval") or {}).get("splits", {})
+    split = "val" if "val" in splits else (next(iter(splits)) if splits else None)
+    final = splits.get(split, {}) if split else {}
+    return {"run": run, "split": split, "final": final,
+            "per_class": sorted(((k, v) for k, v in (final.get("per_class_ap") or {}).items() if v is not None),
+                                key=lambda kv: -kv[1])}
+
+
+def models_page(*, dataset: Dataset, run_id: str | None, limit: int = 50) -> dict:
+    """Runs with their final evaluation, the metrics over runs, and one run's per-class AP."""
+    runs = [_run_summary(r) for r in run_list(dataset=dataset)[:limit]]
+    over_time = {"series": {m: [{"x": i + 1, "y": round(r["final"].get(m, 0) or 0, 4)}
+                                for i, r in enumerate(reversed([r for r in runs if r["final"]]))]
+                            for m in ("top1", "top5", "micro_map", "macro_map")}, "ymax": 1}
+    selected = next((r for r in runs if str(r["run"].pk) == run_id), runs[0] if runs else None)
+    per_class = [{"label": k, "value": round(v, 3)} for k, v in (selected["per_class"] if selected else [])][:40]
+    return {"runs": runs, "selected": selected, "over_time": over_time, "per_class": per_class}
+
+
+def interpretation_page(*, dataset: Dataset, run_id: str | None, limit: int = 20) -> dict:
+    """Finished runs, and for one of them its mCAM gallery and Network Dissection report."""
+    runs = list(run_list(dataset=dataset, status="succeeded")[:limit])
+    selected = next((r for r in runs if str(r.pk) == run_id), runs[0] if runs else None)
+    gallery, figures, report, summary = [], [], None, None
+    if selected is not None:
+        art = selected.artifacts
+        gallery = [{"name": k.split("/", 1)[1], "url": default_storage.url(v)} for k, v in sorted(art.items())
+                   if k.startswith("mcam/")]
+        figures = [{"name": k, "url": default_storage.url(v)} for k, v in sorted(art.items())
+                   if k.startswith("netdissect/") and k.endswith(".png") and k.count("/") == 1]
+        if "netdissect/report.html" in art:
+            report = default_storage.url(art["netdissect/report.html"])
+        if "netdissect/summary.json" in art:
+            with default_storage.open(art["netdissect/summary.json"]) as f:
+                summary = json.load(f)
+    return {"runs": runs, "selected": selected, "gallery": gallery, "figures": figures, "report": report,
+            "table5": (summary or {}).get("table5", {}).get("rows") if summary else None}
+
+
+def mturk_page(*, dataset: Dataset, batch_id: str | None) -> dict:
+    """The dataset's batches, one batch's HITs, and the MTurk workers who worked on the dataset."""
+    batches = list(batch_list().filter(dataset=dataset)[:30])
+    selected = next((b for b in batches if str(b.public_id) == batch_id), batches[0] if batches else None)
+    return {"batches": batches, "selected": selected, "hits": list(hit_list(batch=selected)[:200]) if selected else [],
+            "workers": list(worker_list().filter(pk__in=Worker.objects.filter(sets__dataset=dataset).values("pk"))
+                            [:100])}
+
+
+def candidates_page(*, dataset: Dataset, state: str, offset: int, limit: int) -> dict:
+    """Rounds, sources, one page of relations (of a state) with their harvest, and the series of
+    the harvest charts (by source and by relation, over rounds)."""
+    relations = relation_list(dataset=dataset, state=state or None)
+    total = relations.count()
+    page = list(relations[offset: offset + limit])
+    groups = harvest_groups(dataset=dataset)  # one grouped query for the table and both charts
+    harvest = harvest_by_relation(dataset=dataset, groups=groups)
+    for relation in page:
+        relation.tally = harvest.get(relation.pk, {"asked": 0, "decided": 0, "yes": 0, "rate": None})
+    return {"rounds": list(round_list(dataset=dataset)[:50]), "sources": list(source_list(dataset=dataset)),
+            "relations": page, "total": total, "series": harvest_series(dataset=dataset, groups=groups),
+            "counts": {s: relation_list(dataset=dataset, state=s).count() for s in Relation.State.values}}

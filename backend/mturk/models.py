@@ -63,8 +63,14 @@ class Batch(models.Model):
         FAILED = "failed"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    class Kind(models.TextChoices):  # what the batch's HITs ask: the engine's kind of set
+        YESNO = "yesno", "Yes/No questions"
+        DRAWING = "drawing", "drawing regions"
+
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="mturk_batches")
-    prompt = models.CharField(max_length=16, choices=Prompt.choices, default=Prompt.SEEN_OR_HEARD)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.YESNO)
+    prompt = models.CharField(max_length=16, choices=Prompt.choices, default=Prompt.SEEN_OR_HEARD,
+                              help_text="The question of Yes/No HITs.")
     sandbox = models.BooleanField()
     hits_requested = models.PositiveIntegerField()
     assignments_per_hit = models.PositiveSmallIntegerField()
@@ -122,7 +128,10 @@ class Hit(models.Model):
 
 
 class Assignment(models.Model):
-    """One MTurk assignment: one worker, at most one set of the engine."""
+    """One MTurk assignment: one worker, at most one set of the engine, of the kind its HIT asks for."""
+
+    # the field linking an assignment to its set, per kind of set (``crowd.sets.kinds``)
+    SET_LINKS = {"yesno": "taskset", "drawing": "drawing_set"}
 
     class MTurkStatus(models.TextChoices):
         WORKING = "", "working"  # seen on our page, not submitted to MTurk yet
@@ -135,6 +144,8 @@ class Assignment(models.Model):
     worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="mturk_assignments")
     taskset = models.OneToOneField(TaskSet, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="mturk_assignment")
+    drawing_set = models.OneToOneField("regions.DrawingSet", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="mturk_assignment")
     turk_submit_to = models.CharField(max_length=255, blank=True)
     mturk_status = models.CharField(max_length=10, choices=MTurkStatus.choices, blank=True, default="")
     mturk_worker_id = models.CharField(max_length=64, blank=True, help_text="The worker MTurk reports.")
@@ -151,6 +162,11 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return self.assignment_id
+
+    @property
+    def set_record(self):
+        """The engine's set this assignment was graded with, whatever its kind (None before)."""
+        return self.taskset or self.drawing_set
 
 
 class Bonus(models.Model):

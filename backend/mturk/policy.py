@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from backend.annotation.models import TaskSet
+from backend.crowd.sets.kinds import ACCEPTED, FAILED, OPEN
 from backend.mturk.conf import mturk_setting
 
 APPROVE, REJECT, WAIT = "approve", "reject", "wait"
@@ -26,16 +26,17 @@ class Decision:
     feedback: str = ""
 
 
-def assignment_decision(*, taskset_status: str | None, worker_matches: bool, submitted_at: datetime | None,
+def assignment_decision(*, set_status: str | None, worker_matches: bool, submitted_at: datetime | None,
                         now: datetime) -> Decision:
+    """What to do with a submitted assignment, from the status of its set (of whichever kind)."""
     if not worker_matches:
         return Decision(REJECT, FEEDBACK_WRONG_WORKER)
-    if taskset_status == TaskSet.Status.ACCEPTED:
+    if set_status == ACCEPTED:
         return Decision(APPROVE)
-    if taskset_status == TaskSet.Status.FAILED:
+    if set_status == FAILED:
         return Decision(REJECT, FEEDBACK_FAILED_GOLD)
     grace = timedelta(seconds=int(mturk_setting("MMIT_MTURK_REJECT_GRACE_SECONDS")))
-    if taskset_status == TaskSet.Status.OPEN and submitted_at is not None and now - submitted_at < grace:
+    if set_status == OPEN and submitted_at is not None and now - submitted_at < grace:
         # The set is still open: let its grading finish before deciding.
         return Decision(WAIT)
     return Decision(REJECT, FEEDBACK_NO_WORK)

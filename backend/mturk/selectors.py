@@ -4,11 +4,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce
 
-from backend.annotation.models import Question
+from backend.annotation.models import Prompt
 from backend.common.errors import NotFound
 from backend.crowd.models import Worker
+from backend.crowd.sets.kinds import kind_named
 from backend.mturk.models import Assignment, Batch, Bonus, Hit
 from backend.videos.models import Dataset
 
@@ -18,17 +19,15 @@ WORKER_NOT_FOUND = "There is no MTurk worker {worker_id}."
 _MONEY = DecimalField(max_digits=12, decimal_places=2)
 
 
-def answers_missing(*, dataset: Dataset, prompt: str) -> int:
-    """Answers still to collect on open questions, not counting sets already out with workers."""
-    rows = Question.objects.filter(dataset=dataset, prompt=prompt, state=Question.State.OPEN).aggregate(
-        n=Sum(Greatest(F("needed") - F("answers") - F("in_flight"), Value(0))))
-    return int(rows["n"] or 0)
+def work_missing(*, dataset: Dataset, kind: str = "yesno", prompt: str = Prompt.SEEN_OR_HEARD) -> int:
+    """Work still to collect on the batch's queue (answers, drawings), not counting sets already
+    out with workers."""
+    return kind_named(kind).work_missing(dataset=dataset, spec={"prompt": prompt})
 
 
-def work_complete(*, dataset_id: int, prompt: str) -> bool:
-    """True when no open question of the dataset still needs answers (its HITs can expire)."""
-    return not Question.objects.filter(dataset_id=dataset_id, prompt=prompt, state=Question.State.OPEN,
-                                       needed__gt=F("answers")).exists()
+def work_complete(*, dataset_id: int, kind: str = "yesno", prompt: str = Prompt.SEEN_OR_HEARD) -> bool:
+    """True when nothing open on the batch's queue still needs work (its HITs can expire)."""
+    return kind_named(kind).work_complete(dataset_id=dataset_id, spec={"prompt": prompt})
 
 
 def _sum(qs: QuerySet, field: str, group: str) -> Coalesce:
@@ -84,7 +83,7 @@ def hit_get(*, ref: str) -> Hit:
 
 
 def assignment_list(*, hit: Hit | None = None, worker: Worker | None = None) -> QuerySet[Assignment]:
-    qs = Assignment.objects.select_related("hit", "worker", "taskset")
+    qs = Assignment.objects.select_related("hit", "worker", "taskset", "drawing_set")
     if hit is not None:
         qs = qs.filter(hit=hit)
     if worker is not None:

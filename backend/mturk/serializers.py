@@ -4,11 +4,15 @@ from rest_framework import serializers
 
 from backend.annotation.models import Prompt
 from backend.common.views import JobSerializer
+from backend.mturk.models import Batch
 
 
 class BatchCreateSerializer(serializers.Serializer):
     dataset = serializers.CharField()
-    prompt = serializers.ChoiceField(choices=Prompt.choices, default=Prompt.SEEN_OR_HEARD)
+    kind = serializers.ChoiceField(choices=Batch.Kind.choices, default=Batch.Kind.YESNO,
+                                   help_text="What the HITs ask: Yes/No questions or drawing regions.")
+    prompt = serializers.ChoiceField(choices=Prompt.choices, default=Prompt.SEEN_OR_HEARD,
+                                     help_text="The question of Yes/No HITs.")
     reward = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=Decimal("0.01"))
     budget = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
     assignments_per_hit = serializers.IntegerField(min_value=1, max_value=100, default=3)
@@ -23,6 +27,7 @@ class BatchCreateSerializer(serializers.Serializer):
 class BatchSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     dataset = serializers.CharField(source="dataset.name")
+    kind = serializers.CharField()
     prompt = serializers.CharField()
     sandbox = serializers.BooleanField()
     status = serializers.CharField()
@@ -68,8 +73,8 @@ class AssignmentSerializer(serializers.Serializer):
     assignment_id = serializers.CharField()
     hit_id = serializers.CharField(source="hit.hit_id")
     worker_id = serializers.CharField(source="worker.external_id")
-    set = serializers.UUIDField(source="taskset.public_id", default=None)
-    set_status = serializers.CharField(source="taskset.status", default=None)
+    set = serializers.UUIDField(source="set_record.public_id", default=None)
+    set_status = serializers.CharField(source="set_record.status", default=None)
     mturk_status = serializers.CharField()
     decided_by_us = serializers.BooleanField()
     feedback = serializers.CharField()

@@ -1,5 +1,5 @@
 """Routes of the mturk app (mounted at the site root): the staff API under api/mturk/ and the set
-page that MTurk's ExternalQuestion frames."""
+pages that MTurk's ExternalQuestion frames (Yes/No and drawing HITs)."""
 from django.urls import include, path
 
 from backend.mturk import views
@@ -22,4 +22,5 @@ api = [
 urlpatterns = [
     path("api/mturk/", include(api)),
     path("mturk/annotate/<str:name>/", views.mturk_annotate_page, name="mturk-annotate"),
+    path("mturk/draw/<str:name>/", views.mturk_draw_page, name="mturk-draw"),
 ]

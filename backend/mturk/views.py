@@ -12,9 +12,7 @@ from rest_framework.views import APIView
 
 from backend.annotation.views import annotate_page
 from backend.common.errors import Conflict
-from backend.common.jobs import job_create
 from backend.common.models import Job
-from backend.crowd.models import Worker
 from backend.common.views import JobSerializer
 from backend.mturk.conf import mturk_setting
 from backend.mturk.gateway import configured_sandbox
@@ -44,30 +42,18 @@ from backend.mturk.serializers import (
     UnblockSerializer,
     WorkerSerializer,
 )
-from backend.mturk.services.publish import batch_create, batch_job_restart
+from backend.mturk.services.publish import batch_create, batch_job_restart, batch_publish_start
+from backend.mturk.services.review import review_start
 from backend.mturk.services.workers import (
     bonus_create,
     notices_queue,
     worker_block_request,
     worker_unblock_request,
 )
+from backend.regions.views import draw_page
 from backend.videos.selectors import dataset_get
 
 BATCH_RUNNING = "This batch is being published; wait for its job to finish."
-
-
-def _enqueue_publish(batch: Batch) -> None:
-    from workers.tasks.mturk import publish_batch
-
-    job_id, batch_id = str(batch.job_id), batch.pk
-    transaction.on_commit(lambda: publish_batch.delay(job_id, batch_id))
-
-
-def _enqueue_sync(worker: Worker) -> None:
-    from workers.tasks.mturk import sync_worker_block
-
-    worker_id = worker.pk
-    transaction.on_commit(lambda: sync_worker_block.delay(worker_id))
 
 
 class BatchListCreate(generics.ListAPIView):
@@ -86,9 +72,9 @@ class BatchListCreate(generics.ListAPIView):
         dataset = dataset_get(name=data.pop("dataset"))
         lifetime_hours = data.pop("lifetime_hours", None)
         with transaction.atomic():
-            batch = batch_create(dataset=dataset, sandbox=configured_sandbox(), user=request.user,
-                                 lifetime_seconds=lifetime_hours * 3600 if lifetime_hours else None, **data)
-            _enqueue_publish(batch)
+            batch = batch_publish_start(batch=batch_create(
+                dataset=dataset, sandbox=configured_sandbox(), user=request.user,
+                lifetime_seconds=lifetime_hours * 3600 if lifetime_hours else None, **data))
         return Response({"batch": BatchSerializer(batch_get(public_id=batch.public_id)).data,
                          "job": JobSerializer(batch.job).data}, status=status.HTTP_202_ACCEPTED)
 
@@ -109,8 +95,7 @@ class BatchPublish(APIView):
                 and batch.job.status in (Job.Status.QUEUED, Job.Status.RUNNING):
             raise Conflict(BATCH_RUNNING)
         with transaction.atomic():
-            batch = batch_job_restart(batch=batch, user=request.user)
-            _enqueue_publish(batch)
+            batch = batch_publish_start(batch=batch_job_restart(batch=batch, user=request.user))
         return Response({"batch": BatchSerializer(batch_get(public_id=batch.public_id)).data,
                          "job": JobSerializer(batch.job).data}, status=status.HTTP_202_ACCEPTED)
 
@@ -154,9 +139,7 @@ class WorkerBlock(APIView):
         worker = worker_get(worker_id=worker_id)
         payload = BlockSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        with transaction.atomic():
-            standing = worker_block_request(worker=worker, actor=request.user, **payload.validated_data)
-            _enqueue_sync(worker)
+        standing = worker_block_request(worker=worker, actor=request.user, **payload.validated_data)
         return Response(StandingSerializer(standing).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -166,9 +149,7 @@ class WorkerUnblock(APIView):
         worker = worker_get(worker_id=worker_id)
         payload = UnblockSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        with transaction.atomic():
-            standing = worker_unblock_request(worker=worker, actor=request.user, **payload.validated_data)
-            _enqueue_sync(worker)
+        standing = worker_unblock_request(worker=worker, actor=request.user, **payload.validated_data)
         return Response(StandingSerializer(standing).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -203,20 +184,27 @@ class ReviewStart(APIView):
 
     @extend_schema(request=None, responses={202: JobSerializer})
     def post(self, request):
-        from workers.tasks.mturk import review
-
-        job = job_create(kind="mturk_review", user=request.user, params={"sandbox": configured_sandbox()})
-        job_id = str(job.id)
-        transaction.on_commit(lambda: review.delay(job_id))
+        job = review_start(user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _framed(response):
+    """Framing allowed for MTurk's hosts only (CSP frame-ancestors); every other page of the site
+    keeps X-Frame-Options DENY."""
+    ancestors = " ".join(mturk_setting("MMIT_MTURK_FRAME_ANCESTORS"))
+    response["Content-Security-Policy"] = f"frame-ancestors 'self' {ancestors}"
+    return response
 
 
 @xframe_options_exempt
 @require_GET
 def mturk_annotate_page(request, name: str):
-    """The annotator page as MTurk frames it: framing allowed for MTurk's hosts only (CSP
-    frame-ancestors); every other page of the site keeps X-Frame-Options DENY."""
-    response = annotate_page(request, name)
-    ancestors = " ".join(mturk_setting("MMIT_MTURK_FRAME_ANCESTORS"))
-    response["Content-Security-Policy"] = f"frame-ancestors 'self' {ancestors}"
-    return response
+    """The annotator page (Yes/No HITs) as MTurk frames it."""
+    return _framed(annotate_page(request, name))
+
+
+@xframe_options_exempt
+@require_GET
+def mturk_draw_page(request, name: str):
+    """The drawing page (region HITs) as MTurk frames it."""
+    return _framed(draw_page(request, name))

@@ -1,10 +1,11 @@
 """Reads of the regions app: drawing sets as the client sees them, media lookups."""
 from __future__ import annotations
 
+from backend.crowd.sets.media import PREVIEW_PREFIX, ItemMedia
 from backend.regions.conf import regions_conf
-from backend.regions.media import PREVIEW_PREFIX, media_url
 from backend.regions.models import DrawingItem, DrawingSet, FrameAction
 
+MEDIA = ItemMedia(salt="mmit.regions.media", url_name="regions-work-media")
 QUESTION = "Draw a box around each region that shows “{action}”. Skip the image if no region does."
 
 
@@ -26,7 +27,7 @@ def drawingset_payload(drawing_set: DrawingSet) -> dict:
         "dataset": drawing_set.dataset.name,
         "question": QUESTION.format(action=drawing_set.action.display_name),
         "action": _action(drawing_set.action),
-        "items": [{"id": str(pid), "media_url": media_url(pid), "width": w, "height": h} for pid, w, h in items],
+        "items": [{"id": str(pid), "media_url": MEDIA.url(pid), "width": w, "height": h} for pid, w, h in items],
         "status": drawing_set.status,
         "attempts_left": max(0, drawing_set.max_attempts - drawing_set.attempts),
         "expires_at": drawing_set.expires_at.isoformat(),
@@ -48,7 +49,7 @@ def drawing_preview_payload(*, dataset) -> dict | None:
         "dataset": dataset.name,
         "question": QUESTION.format(action=first.action.display_name),
         "action": _action(first.action),
-        "items": [{"id": f"preview-{n}", "media_url": media_url(f"{PREVIEW_PREFIX}{pk}"), "width": w, "height": h}
+        "items": [{"id": f"preview-{n}", "media_url": MEDIA.url(f"{PREVIEW_PREFIX}{pk}"), "width": w, "height": h}
                   for n, (pk, w, h) in enumerate(rows)],
         "status": "preview",
         "attempts_left": 0,

@@ -10,7 +10,10 @@ from django.db import transaction
 from django.db.models import Max
 
 from backend.annotation.models import Question
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.labels.models import Label
 from backend.releases.export import release_write
 from backend.releases.models import Release
@@ -42,6 +45,13 @@ def release_export(*, dataset: Dataset, out_dir: Path | None = None, with_media:
         return Release.objects.create(dataset=dataset, version=version, path=str(target.resolve()),
                                       content_hash=result.content_hash, stats=result.stats, manifest=result.manifest,
                                       job=job)
+
+
+def release_export_start(*, dataset: Dataset, user=None) -> Job:
+    """Export a release in a worker; the job shows the progress."""
+    job = job_create(kind="export_release", user=user, params={"dataset": dataset.name})
+    task_enqueue("mmit.releases.export_release", str(job.id), dataset.id)
+    return job
 
 
 @transaction.atomic

@@ -22,7 +22,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.releases.models import Release
 from backend.releases.services import release_export
 from backend.training.models import ModelRun
@@ -80,6 +83,19 @@ def retrain_prepare(*, dataset: Dataset, config: dict | None = None) -> tuple[Mo
     local = not getattr(settings, "AWS_STORAGE_BUCKET_NAME", "")
     release = release_export(dataset=dataset, with_media=not local)
     return run_for_release(release=release, config={**DEFAULT_CONFIG, **(config or {})})
+
+
+def retrain_start(*, dataset: Dataset, config: dict | None = None) -> None:
+    """Retrain in the workers: export a release, then train on the `ml` queue (``retrain`` is also
+    what the beat schedule runs)."""
+    task_enqueue("mmit.training.retrain", dataset.name, config)
+
+
+def run_dissect_start(*, run: ModelRun, user=None) -> Job:
+    """Network Dissection of a finished run on the `ml` queue; the job shows the outcome."""
+    job = job_create(kind="netdissect", user=user, params={"dataset": run.dataset.name, "run": run.pk})
+    task_enqueue("mmit.training.dissect_run", str(job.id), run.pk)
+    return job
 
 
 def run_claim(*, run_id: int) -> ModelRun | None:

@@ -1,13 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from backend.common.errors import DomainError
-from backend.common.jobs import job_create
 from backend.videos.models import Dataset, Video
-from backend.videos.services import video_import_validate
+from backend.videos.services import video_import_start
 
 
 class ImportForm(forms.Form):
@@ -34,21 +32,17 @@ class DatasetAdmin(admin.ModelAdmin):
         return redirect(reverse("admin:videos_dataset_import", args=[queryset.get().pk]))
 
     def import_view(self, request, pk: int):
-        from workers.tasks.videos import import_videos
-
         dataset = get_object_or_404(Dataset, pk=pk)
         form = ImportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             source, split = form.cleaned_data["source"], form.cleaned_data["split"] or None
             try:
-                count = video_import_validate(dataset=dataset, source=source, split=split)
+                job = video_import_start(dataset=dataset, source=source, split=split, user=request.user)
             except DomainError as exc:
                 form.add_error("source", exc.message)
             else:
-                job = job_create(kind="import_videos", user=request.user,
-                                 params={"dataset": dataset.name, "source": source, "split": split, "files": count})
-                transaction.on_commit(lambda: import_videos.delay(str(job.id), dataset.id, source, split))
-                self.message_user(request, f"Import of {count} files started (job {job.id}).", messages.SUCCESS)
+                self.message_user(request, f"Import of {job.params['files']} files started (job {job.id}).",
+                                  messages.SUCCESS)
                 return redirect(reverse("admin:videos_dataset_changelist"))
         context = {**self.admin_site.each_context(request), "form": form, "dataset": dataset,
                    "title": f"Import videos into {dataset.name}"}

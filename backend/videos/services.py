@@ -1,10 +1,18 @@
-"""Datasets and video import."""
+"""Datasets and video import.
+
+A manifest may carry labels (``path,split,labels``). What they mean -- which actions exist, how a
+label is recorded -- belongs to the apps above this one (vocabulary, labels), so the labels app
+registers the handler an import calls (``manifest_labels_register``, from its ``ready()``): the
+import still checks every label before writing anything, and writes a batch's videos and labels
+in one transaction, without this app importing either.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,20 +20,44 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from backend.common.background import task_enqueue
 from backend.common.errors import Conflict, DomainError
-from backend.labels.models import Label
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.videos.models import Dataset, Video
 from backend.videos.probe import ProbeError, VideoInfo, probe_video
 from backend.videos.sources import ImportItem, open_source
-from backend.vocabulary.selectors import action_lookup
 
 log = logging.getLogger(__name__)
 
 DATASET_EXISTS = "A dataset named {name!r} already exists."
-UNKNOWN_LABELS = "Unknown action(s) in the import: {names} (line {line}). Load or add them to the vocabulary first."
 DUPLICATE_CONTENT = "duplicate content of {name} (same checksum)"
+NO_LABEL_HANDLER = "This manifest carries labels, but no app handles them (the labels app is not installed)."
 
 ProgressFn = Callable[[int, int], None]
+
+
+class ManifestLabels(Protocol):
+    """How the labels a manifest carries are checked and recorded (registered by the labels app)."""
+
+    def check(self, *, dataset: Dataset, items: Sequence[ImportItem]) -> None:
+        """Raise a DomainError naming the first label that cannot be recorded; write nothing."""
+
+    def write(self, *, dataset: Dataset, items: Sequence[ImportItem], video_ids: dict[str, int]) -> int:
+        """Record the labels of ``items`` (``video_ids``: their videos by source); how many are new."""
+
+
+_manifest_labels: list[ManifestLabels] = []
+
+
+def manifest_labels_register(handler: ManifestLabels) -> None:
+    _manifest_labels[:] = [handler]
+
+
+def _labels_handler() -> ManifestLabels:
+    if not _manifest_labels:
+        raise DomainError(NO_LABEL_HANDLER)
+    return _manifest_labels[0]
 
 
 @transaction.atomic
@@ -71,17 +103,24 @@ def _store(path: Path, key: str) -> None:
 def _validated_items(*, dataset: Dataset, source: str, split: str | None):
     src = open_source(source, split=split)
     items = src.items()
-    lookup = action_lookup(dataset=dataset)
-    for item in items:
-        unknown = [name for name in item.labels if name not in lookup]
-        if unknown:
-            raise DomainError(UNKNOWN_LABELS.format(names=", ".join(map(repr, unknown)), line=item.line or "-"))
-    return src, items, lookup
+    if any(item.labels for item in items):
+        _labels_handler().check(dataset=dataset, items=items)
+    return src, items
 
 
 def video_import_validate(*, dataset: Dataset, source: str, split: str | None = None) -> int:
     """Check a source completely without writing anything; returns its number of files."""
     return len(_validated_items(dataset=dataset, source=source, split=split)[1])
+
+
+def video_import_start(*, dataset: Dataset, source: str, split: str | None = None, user=None) -> Job:
+    """Check the source now (a DomainError on bad input, nothing stored), then import it in a
+    Celery worker; the job shows the progress."""
+    count = video_import_validate(dataset=dataset, source=source, split=split)
+    job = job_create(kind="import_videos", user=user,
+                     params={"dataset": dataset.name, "source": source, "split": split, "files": count})
+    task_enqueue("mmit.videos.import_videos", str(job.id), dataset.id, source, split)
+    return job
 
 
 def video_import(
@@ -98,18 +137,18 @@ def video_import(
     import. Work is committed batch by batch, so a crash leaves whole batches and a re-run
     picks up where it stopped: sources already imported are skipped (one query per batch).
     """
-    src, items, lookup = _validated_items(dataset=dataset, source=source, split=split)
+    src, items = _validated_items(dataset=dataset, source=source, split=split)
     report = ImportReport(seen=len(items))
     batch_size = max(1, settings.MMIT_IMPORT_BATCH_SIZE)
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
-        _import_batch(dataset=dataset, src=src, batch=batch, lookup=lookup, report=report)
+        _import_batch(dataset=dataset, src=src, batch=batch, report=report)
         if progress:
             progress(min(start + batch_size, len(items)), len(items))
     return report
 
 
-def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], lookup, report: ImportReport) -> None:
+def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: ImportReport) -> None:
     known = dict(
         Video.objects.filter(dataset=dataset, source__in=[i.source for i in batch]).values_list("source", "id")
     )
@@ -162,14 +201,4 @@ def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], lookup, rep
                 Video.objects.filter(dataset=dataset, status=Video.Status.OK,
                                      source__in=[i.source for i in labelled]).values_list("source", "id")
             )
-            labels = []
-            for item in labelled:
-                if item.source not in ids:
-                    continue
-                for name in item.labels:
-                    action = lookup[name]
-                    labels.append(Label(dataset=dataset, video_id=ids[item.source], action=action,
-                                        asked_action=action, source=Label.Source.INITIAL))
-            before = Label.objects.filter(dataset=dataset, video_id__in=ids.values()).count()
-            Label.objects.bulk_create(labels, ignore_conflicts=True)
-            report.labels_added += Label.objects.filter(dataset=dataset, video_id__in=ids.values()).count() - before
+            report.labels_added += _labels_handler().write(dataset=dataset, items=labelled, video_ids=ids)

@@ -1,13 +1,11 @@
 """Staff API for datasets, videos and imports."""
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.common.jobs import job_create
 from backend.common.views import JobSerializer
 from backend.videos.selectors import dataset_get, dataset_list, video_list
 from backend.videos.serializers import (
@@ -16,7 +14,7 @@ from backend.videos.serializers import (
     ImportRequestSerializer,
     VideoSerializer,
 )
-from backend.videos.services import dataset_create, video_import_validate
+from backend.videos.services import dataset_create, video_import_start
 
 
 class DatasetListCreate(generics.ListAPIView):
@@ -55,14 +53,9 @@ class ImportStart(APIView):
 
     @extend_schema(request=ImportRequestSerializer, responses={202: JobSerializer})
     def post(self, request, name: str):
-        from workers.tasks.videos import import_videos
-
         dataset = dataset_get(name=name)
         payload = ImportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        source, split = payload.validated_data["source"], payload.validated_data.get("split")
-        count = video_import_validate(dataset=dataset, source=source, split=split)
-        job = job_create(kind="import_videos", user=request.user,
-                         params={"dataset": dataset.name, "source": source, "split": split, "files": count})
-        transaction.on_commit(lambda: import_videos.delay(str(job.id), dataset.id, source, split))
+        job = video_import_start(dataset=dataset, source=payload.validated_data["source"],
+                                 split=payload.validated_data.get("split"), user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

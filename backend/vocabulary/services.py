@@ -8,13 +8,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 
 from backend.common.errors import Conflict, DomainError
-from backend.labels.models import Label
 from backend.videos.models import Dataset
 from backend.vocabulary.models import Action, VocabularyEvent
 from backend.vocabulary.names import clean_action_name, display_name_for
+from backend.vocabulary.signals import action_merged
 
 DUPLICATE_ACTION = "An action named {name!r} already exists in dataset {dataset!r}."
 MERGE_INTO_INACTIVE = "Cannot merge into {name!r}: it is {status}."
@@ -83,9 +82,8 @@ def action_rename(*, action: Action, new_name: str, display_name: str = "", acto
 def action_merge(*, source: Action, target: Action, actor=None) -> dict:
     """Merge `source` into `target`: its labels and candidates move, the action is archived.
 
-    A video that already has a label for `target` keeps that one; the source's label is marked
-    `merged` with `merged_into` pointing at it (its answers stay attached, nothing is lost), and
-    a positive source label makes the target label positive, since both now name one class.
+    What moves is moved by the apps that hold it, on ``signals.action_merged`` (the labels app:
+    ``labels.services.labels_move_action``); their counts make the returned summary.
     """
     if source.dataset_id != target.dataset_id:
         raise DomainError(MERGE_ACROSS_DATASETS)
@@ -96,25 +94,14 @@ def action_merge(*, source: Action, target: Action, actor=None) -> dict:
     if source.status != Action.Status.ACTIVE:
         raise DomainError(MERGE_INACTIVE_SOURCE.format(name=source.name, status=source.status))
 
-    target_pairs = Label.objects.filter(action=target)
-    clashing = Label.objects.filter(action=source, video_id__in=target_pairs.values("video_id"))
-    positives_onto = target_pairs.filter(
-        video_id__in=clashing.filter(state=Label.State.POSITIVE).values("video_id")
-    ).exclude(state=Label.State.POSITIVE)
-    upgraded = positives_onto.update(state=Label.State.POSITIVE)
-    superseded = clashing.update(
-        state=Label.State.MERGED,
-        merged_into=Subquery(
-            Label.objects.filter(action=target, video_id=OuterRef("video_id")).values("id")[:1]
-        ),
-    )
-    moved = Label.objects.filter(action=source).exclude(state=Label.State.MERGED).update(action=target)
+    summary: dict[str, int] = {}
+    for _, counts in action_merged.send(sender=Action, source=source, target=target):
+        summary.update(counts or {})
     # Earlier merges into `source` now point straight at the new target.
     Action.objects.filter(merged_into=source).update(merged_into=target)
     source.status = Action.Status.MERGED
     source.merged_into = target
     source.save(update_fields=["status", "merged_into", "updated_at"])
-    summary = {"moved": moved, "superseded": superseded, "upgraded": upgraded}
     _event(dataset=source.dataset, kind=VocabularyEvent.Kind.MERGE, action=source, target=target,
            actor=actor, source=source.name, into=target.name, **summary)
     return summary

@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.cache.backends.locmem import LocMemCache
 
-from backend.annotation.views import WorkerThrottle
 from backend.common.cache import SharedClientRedisCache, counter_add
+from backend.crowd.api import WorkerThrottle
 from tests.helpers import redis_db_url
 
 pytestmark = pytest.mark.django_db

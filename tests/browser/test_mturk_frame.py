@@ -97,7 +97,8 @@ def test_failing_gold_can_review_but_never_submits_to_mturk(engine, published, m
                                                            monkeypatch):
     settings.MMIT_BLOCK_EARLY_GOLD_MIN = 100  # let the three attempts run out before any block rule
     mirrored: list[int] = []  # three refusals block the worker; the block is mirrored on MTurk by a task
-    monkeypatch.setattr("workers.tasks.mturk.sync_worker_block.delay", mirrored.append)
+    monkeypatch.setattr("backend.common.background.task_send", lambda name, args=(), kwargs=None: mirrored.append(
+        args[0]) if name == "mmit.mturk.sync_worker_block" else None)
     frame = _open_hit(page, mturk, live_server, 2)
     frame.locator(".card").first.wait_for()
     page.click("#accept")

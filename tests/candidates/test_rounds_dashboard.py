@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from unittest import mock
 
 import pytest
 
@@ -69,15 +68,15 @@ def test_the_page_shows_charts_stopped_relations_and_why(two_rounds, curator):
     assert curator.get("/dashboard/chain/candidates/?state=<b>").status_code == 200
 
 
-def test_start_a_round_from_the_dashboard(chain, curator, django_capture_on_commit_callbacks):
-    with mock.patch("workers.tasks.candidates.run_round.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = curator.post("/dashboard/chain/candidates/start/",
-                                    {"sources": ["word2vec", "wordnet"], "harvest_threshold": "0.3"})
+def test_start_a_round_from_the_dashboard(chain, curator, django_capture_on_commit_callbacks, sent_tasks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = curator.post("/dashboard/chain/candidates/start/",
+                                {"sources": ["word2vec", "wordnet"], "harvest_threshold": "0.3"})
     assert response.status_code == 302
     job = Job.objects.get(kind="candidate_round")
     assert job.params == {"dataset": "chain", "sources": ["wordnet", "word2vec"], "policy": {"harvest_threshold": 0.3}}
-    delay.assert_called_once_with(str(job.id), chain.id, ["wordnet", "word2vec"], {"harvest_threshold": 0.3})
+    assert sent_tasks == [("mmit.candidates.run_round", (str(job.id), chain.id, ["wordnet", "word2vec"],
+                                                         {"harvest_threshold": 0.3}), {})]
     page = curator.get("/dashboard/chain/candidates/").content.decode()
     assert "candidate_round" in page and "data-job" in page
 
@@ -88,11 +87,12 @@ def test_start_a_round_from_the_dashboard(chain, curator, django_capture_on_comm
     ({"sources": ["wordnet"], "harvest_threshold": "1.5"}, "threshold"),
     ({"sources": ["wordnet"], "harvest_threshold": "lots"}, "must be a number"),
 ])
-def test_bad_start_requests_say_why_and_queue_nothing(chain, curator, form, message):
-    with mock.patch("workers.tasks.candidates.run_round.delay") as delay:
+def test_bad_start_requests_say_why_and_queue_nothing(chain, curator, form, message, sent_tasks,
+                                                       django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
         response = curator.post("/dashboard/chain/candidates/start/", form, follow=True)
     assert response.status_code == 200 and message in response.content.decode()
-    assert not Job.objects.exists() and delay.call_count == 0
+    assert not Job.objects.exists() and sent_tasks == []
 
 
 def test_the_page_needs_staff(chain, client):

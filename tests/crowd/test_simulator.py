@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from backend.annotation.models import Answer, TaskSet
 from backend.crowd.models import Worker
-from backend.crowd.simulator.population import Group, SimWorker, load_groups
 from backend.labels.models import Label
+from backend.simulation.population import Group, SimWorker, load_groups
 from backend.videos.models import Video
 from backend.videos.services import video_import
 

@@ -49,26 +49,19 @@ def test_dataset_create_and_errors(staff_client):
     assert staff_client.get("/api/datasets/nope/").json()["detail"] == "Unknown dataset 'nope'."
 
 
-def test_import_through_api_runs_as_job(staff_client, dataset, clip_factory, settings, tmp_path,
+def test_import_through_api_runs_as_job(staff_client, dataset, clip_factory, settings, tmp_path, eager_tasks,
                                         django_capture_on_commit_callbacks):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    from workers.celery import app
-
-    app.conf.task_always_eager = True
-    try:
-        folder = clip_factory(12, corrupt=1)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = staff_client.post("/api/datasets/synthetic/imports/", {"source": str(folder)}, format="json")
-        assert response.status_code == 202
-        job = Job.objects.get(pk=response.json()["id"])
-        assert job.status == Job.Status.SUCCEEDED, job.error
-        assert job.result["imported"] == 12 and job.result["quarantined"] == 1
-        assert job.done == job.total == 13
-        status = staff_client.get(f"/api/jobs/{job.id}/").json()
-        assert status["status"] == "succeeded" and status["fraction"] == 1.0
-    finally:
-        app.conf.task_always_eager = False
+    folder = clip_factory(12, corrupt=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/api/datasets/synthetic/imports/", {"source": str(folder)}, format="json")
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.result["imported"] == 12 and job.result["quarantined"] == 1
+    assert job.done == job.total == 13
+    status = staff_client.get(f"/api/jobs/{job.id}/").json()
+    assert status["status"] == "succeeded" and status["fraction"] == 1.0
 
 
 @pytest.mark.parametrize("payload,message", [
@@ -122,7 +115,7 @@ def test_admin_changelists(client, staff_user, dataset, model):
     assert response.status_code == 200
 
 
-def test_admin_import_form(client, staff_user, dataset, clip_factory, settings, tmp_path,
+def test_admin_import_form(client, staff_user, dataset, clip_factory, settings, tmp_path, sent_tasks,
                            django_capture_on_commit_callbacks):
     settings.MEDIA_ROOT = tmp_path / "media"
     client.force_login(staff_user)
@@ -131,12 +124,11 @@ def test_admin_import_form(client, staff_user, dataset, clip_factory, settings, 
     bad = client.post(url, {"source": "/etc"})
     assert bad.status_code == 200 and b"outside the allowed import roots" in bad.content
     folder = str(clip_factory(12))
-    with mock.patch("workers.tasks.videos.import_videos.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            ok = client.post(url, {"source": folder})
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = client.post(url, {"source": folder})
     assert ok.status_code == 302
     job = Job.objects.get(kind="import_videos")
-    delay.assert_called_once_with(str(job.id), dataset.id, folder, None)
+    assert sent_tasks == [("mmit.videos.import_videos", (str(job.id), dataset.id, folder, None), {})]
     changelist = client.post("/admin/videos/dataset/", {"action": "import_videos", "_selected_action": [dataset.pk]})
     assert changelist.status_code == 302 and changelist.url.endswith(f"/{dataset.pk}/import/")
     assert Label.objects.count() == 0

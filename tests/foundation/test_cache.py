@@ -52,6 +52,6 @@ def test_the_setting_uses_it_when_redis_is_configured():
 def test_the_submit_throttle_counts_on_the_backend_itself():
     from django.core.cache import caches
 
-    from backend.annotation.views import WorkerThrottle
+    from backend.crowd.api import WorkerThrottle
 
     assert WorkerThrottle().cache is caches["default"]

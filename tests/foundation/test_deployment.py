@@ -88,7 +88,9 @@ def _command_exists(cmd: list[str]) -> None:
         assert hasattr(importlib.import_module(module), attr or "application")
     elif program == "celery":
         assert cmd[1] == "-A"
-        app = importlib.import_module(cmd[2]).app
+        from celery.app.utils import find_app
+
+        app = find_app(cmd[2])  # as `celery -A` finds it
         sub = cmd[3]
         assert sub in ("worker", "beat", "inspect")
         if "-Q" in cmd:

@@ -11,10 +11,11 @@ from moto import mock_aws
 
 from backend.common.errors import DomainError
 from backend.labels.models import Label
+from backend.labels.services import UNKNOWN_LABELS
 from backend.videos import sources
 from backend.videos.models import Video
 from backend.videos.probe import ProbeError, probe_video
-from backend.videos.services import UNKNOWN_LABELS, video_import
+from backend.videos.services import video_import
 
 pytestmark = pytest.mark.django_db
 

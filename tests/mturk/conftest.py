@@ -1,8 +1,6 @@
 """Every MTurk test runs against a Stubber (no network) and checks that no stubbed call is left over."""
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 
 from tests.mturk.mturk_helpers import SITE, SUBMIT_ORIGIN, MTurkStub
@@ -20,14 +18,9 @@ def stub(monkeypatch, settings):
 
 
 @pytest.fixture(autouse=True)
-def enqueued():
-    """The Celery tasks the code enqueues, recorded instead of sent to a broker."""
+def enqueued(monkeypatch):
+    """The Celery tasks the code enqueues, recorded (by short name) instead of sent to a broker."""
     calls: list[tuple[str, tuple]] = []
-    names = ["publish_batch", "review", "sync_worker_block"]
-    patches = [mock.patch(f"workers.tasks.mturk.{name}.delay", side_effect=lambda *a, _n=name: calls.append((_n, a)))
-               for name in names]
-    for p in patches:
-        p.start()
-    yield calls
-    for p in patches:
-        p.stop()
+    monkeypatch.setattr("backend.common.background.task_send",
+                        lambda name, args=(), kwargs=None: calls.append((name.rsplit(".", 1)[-1], tuple(args))))
+    return calls

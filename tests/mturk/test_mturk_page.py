@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from backend.annotation.models import Answer, TaskSet
 from backend.annotation.services.submit import SET_CLOSED
-from backend.annotation.views import ALREADY_ACCEPTED, PREVIEW_NO_SUBMIT
+from backend.crowd.api import ALREADY_ACCEPTED, PREVIEW_NO_SUBMIT
 from backend.crowd.models import Worker
 from backend.mturk.models import Assignment
 from backend.mturk.services.assignments import (

@@ -313,10 +313,10 @@ def test_preview_shows_frames_and_reserves_nothing(drawing):
 
 def test_media_refuses_forged_tokens(drawing, anon_client):
     assert anon_client.get("/api/regions/work/media/forged-token/").status_code == 404
-    from backend.regions.media import media_url
+    from backend.regions.selectors import MEDIA
 
-    assert anon_client.get(media_url(uuid.uuid4())).status_code == 404
-    assert anon_client.get(media_url("p:not-a-number")).status_code == 404
+    assert anon_client.get(MEDIA.url(uuid.uuid4())).status_code == 404
+    assert anon_client.get(MEDIA.url("p:not-a-number")).status_code == 404
 
 
 def test_gold_grading_rules():

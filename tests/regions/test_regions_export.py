@@ -168,24 +168,18 @@ def test_statistics(verified, tmp_path, staff_client):
     assert staff_client.get("/api/regions/nope/stats/").status_code == 404
 
 
-def test_export_through_the_api_runs_as_a_job(verified, tmp_path, staff_client, settings, anon_client,
+def test_export_through_the_api_runs_as_a_job(verified, tmp_path, staff_client, settings, anon_client, eager_tasks,
                                               django_capture_on_commit_callbacks):
     settings.MMIT_REGIONS_EXPORT_DIR = tmp_path / "exports"
-    from workers.celery import app
-
-    app.conf.task_always_eager = True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            r = staff_client.post("/api/regions/exports/", {"datasets": ["synthetic"], "size": 112}, format="json")
-        assert r.status_code == 202
-        job = Job.objects.get(pk=r.json()["id"])
-        assert job.status == "succeeded", job.error
-        path = job.result["export"]["broden"]
-        assert path.startswith(str(tmp_path / "exports"))
-        index = list(csv.DictReader(open(f"{path}/index.csv")))
-        assert {(r["ih"], r["sh"]) for r in index} == {("112", "56")}
-    finally:
-        app.conf.task_always_eager = False
+    with django_capture_on_commit_callbacks(execute=True):
+        r = staff_client.post("/api/regions/exports/", {"datasets": ["synthetic"], "size": 112}, format="json")
+    assert r.status_code == 202
+    job = Job.objects.get(pk=r.json()["id"])
+    assert job.status == "succeeded", job.error
+    path = job.result["export"]["broden"]
+    assert path.startswith(str(tmp_path / "exports"))
+    index = list(csv.DictReader(open(f"{path}/index.csv")))
+    assert {(r["ih"], r["sh"]) for r in index} == {("112", "56")}
     bad = staff_client.post("/api/regions/exports/", {"datasets": ["nope"]}, format="json")
     assert bad.status_code == 404
     assert staff_client.post("/api/regions/exports/", {"datasets": []}, format="json").status_code == 400

@@ -12,16 +12,7 @@ from backend.regions.views import UNKNOWN_ACTION, UNKNOWN_VIDEO
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def eager():
-    from workers.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-def test_frame_selection_and_advance_run_as_jobs(bench, staff_client, eager, django_capture_on_commit_callbacks):
+def test_frame_selection_and_advance_run_as_jobs(bench, staff_client, eager_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         r = staff_client.post("/api/regions/synthetic/frames/", {"per_action": 1, "actions": ["jumping"]},
                               format="json")
@@ -100,7 +91,7 @@ def test_admin_changelists(bench, client, staff_user, model):
     assert client.get(f"/admin/regions/{model}/add/").status_code == 403
 
 
-def test_periodic_tasks(bench, eager):
+def test_periodic_tasks(bench, eager_tasks):
     from datetime import timedelta
 
     from django.utils import timezone

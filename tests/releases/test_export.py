@@ -156,20 +156,15 @@ def test_ml_reads_the_release(dataset, labelled, tmp_path):
     assert len(loaded.splits["train"]) == 6
 
 
-def test_export_through_the_api_as_a_job(staff_client, dataset, labelled, settings, tmp_path,
+def test_export_through_the_api_as_a_job(staff_client, dataset, labelled, settings, tmp_path, eager_tasks,
                                          django_capture_on_commit_callbacks):
     from backend.common.models import Job
-    from workers.celery import app
 
     settings.VAR_DIR = tmp_path
-    app.conf.task_always_eager = True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = staff_client.post("/api/datasets/synthetic/releases/")
-        assert response.status_code == 202
-        job = Job.objects.get(pk=response.json()["id"])
-        assert job.status == "succeeded" and job.result["version"] == 1
-        listed = staff_client.get("/api/datasets/synthetic/releases/").json()["results"]
-        assert listed[0]["version"] == 1 and listed[0]["stats"]["labels"] == 13
-    finally:
-        app.conf.task_always_eager = False
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/api/datasets/synthetic/releases/")
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.status == "succeeded" and job.result["version"] == 1
+    listed = staff_client.get("/api/datasets/synthetic/releases/").json()["results"]
+    assert listed[0]["version"] == 1 and listed[0]["stats"]["labels"] == 13

@@ -6,7 +6,8 @@ import csv
 import io
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.common.errors import DomainError
 
@@ -30,11 +31,11 @@ def _csv(header, body) -> bytes:
        use_junk=st.booleans())
 @pytest.mark.django_db
 def test_manifest(tmp_path_factory, body, header, junk, use_junk):
+    import uuid
+
     from backend.labels.models import Label
     from backend.videos.models import Video
     from backend.videos.services import dataset_create, video_import
-
-    import uuid
 
     ds = dataset_create(name=f"m-{uuid.uuid4().hex[:12]}")  # examples share the test's database
     folder = tmp_path_factory.mktemp("manifest")
@@ -53,7 +54,7 @@ def test_manifest(tmp_path_factory, body, header, junk, use_junk):
 @FAST
 @given(body=rows, header=st.sampled_from([["video", "actions"], ["video"], ["a", "b"]]), junk=raw, use_junk=st.booleans())
 def test_truth_file(tmp_path_factory, body, header, junk, use_junk):
-    from backend.crowd.simulator.truth import load_truth
+    from backend.simulation.truth import load_truth
 
     path = tmp_path_factory.mktemp("truth") / "t.csv"
     path.write_bytes(junk if use_junk else _csv(header, body))
@@ -67,7 +68,7 @@ def test_truth_file(tmp_path_factory, body, header, junk, use_junk):
 @FAST
 @given(text=st.text(max_size=300), junk=raw, use_junk=st.booleans())
 def test_workers_file(tmp_path_factory, text, junk, use_junk):
-    from backend.crowd.simulator.population import load_groups
+    from backend.simulation.population import load_groups
 
     path = tmp_path_factory.mktemp("workers") / "w.json"
     path.write_bytes(junk if use_junk else text.encode())

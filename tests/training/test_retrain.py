@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -44,16 +44,7 @@ def labelled(dataset, clip_factory, settings, tmp_path):
     return dataset
 
 
-@pytest.fixture
-def eager():
-    from workers.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-def test_retrain_end_to_end(labelled, eager, django_capture_on_commit_callbacks):
+def test_retrain_end_to_end(labelled, eager_tasks, django_capture_on_commit_callbacks):
     from backend.candidates.services import candidate_round_run
     from workers.tasks.training import retrain
 
@@ -83,7 +74,7 @@ def test_retrain_end_to_end(labelled, eager, django_capture_on_commit_callbacks)
     assert again == run_id and ModelRun.objects.count() == 1
 
 
-def test_a_failing_run_is_marked_failed_with_the_reason(labelled, eager, django_capture_on_commit_callbacks):
+def test_a_failing_run_is_marked_failed_with_the_reason(labelled, eager_tasks, django_capture_on_commit_callbacks):
     from workers.tasks.training import retrain
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backend.common.errors import DomainError
-from backend.common.jobs import job_finish, job_progress_reporter, job_start
+from backend.common.background import task_send
+from backend.common.errors import NotFound
+from backend.common.jobs import job_progress, job_run
 from backend.regions.models import FrameAction
 from backend.regions.services.advance import regions_advance
 from backend.regions.services.drawing import drawingsets_expire
@@ -20,36 +21,20 @@ DATASET_GONE = "The dataset was deleted before the job ran."
 def select_frames(job_id: str, dataset_id: int, per_action: int | None = None, actions: list[str] | None = None,
                   seed: int = 0) -> None:
     """Re-runs top up to the same selection, so a redelivered task adds nothing twice."""
-    if job_start(job_id=job_id) is None:
-        return
-    dataset = Dataset.objects.filter(pk=dataset_id).first()
-    if dataset is None:
-        job_finish(job_id=job_id, error=DATASET_GONE)
-        return
-    report_progress = job_progress_reporter(job_id=job_id)
-    try:
-        report = regions_select_frames(dataset=dataset, per_action=per_action, actions=actions, seed=seed,
-                                       progress=lambda d, t: report_progress(d, t, f"{d}/{t} frames"))
-    except DomainError as exc:
-        job_finish(job_id=job_id, error=exc.message)
-        return
-    job_finish(job_id=job_id, result=report.as_dict())
+    def work(job) -> dict:
+        return regions_select_frames(dataset=_dataset(dataset_id), per_action=per_action, actions=actions, seed=seed,
+                                     progress=job_progress(job_id=job_id, unit="frames")).as_dict()
+
+    job_run(job_id=job_id, work=work)
 
 
 @platform_task(soft_time_limit=3600)
 def advance(dataset_id: int, job_id: str | None = None) -> dict:
     """One idempotent pass of the pipeline (a job when a curator asked for it)."""
-    if job_id is not None and job_start(job_id=job_id) is None:
-        return {}
-    dataset = Dataset.objects.filter(pk=dataset_id).first()
-    if dataset is None:
-        if job_id is not None:
-            job_finish(job_id=job_id, error=DATASET_GONE)
-        return {}
-    result = regions_advance(dataset=dataset).as_dict()
     if job_id is not None:
-        job_finish(job_id=job_id, result=result)
-    return result
+        return job_run(job_id=job_id, work=lambda job: regions_advance(dataset=_dataset(dataset_id)).as_dict()) or {}
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    return {} if dataset is None else regions_advance(dataset=dataset).as_dict()
 
 
 @platform_task(soft_time_limit=600)
@@ -58,8 +43,8 @@ def advance_all() -> int:
     open_stages = [FrameAction.Stage.VISIBILITY, FrameAction.Stage.DRAWING, FrameAction.Stage.VERIFYING]
     ids = list(FrameAction.objects.filter(stage__in=open_stages).order_by().values_list(
         "dataset_id", flat=True).distinct())
-    for dataset_id in ids:
-        advance.delay(dataset_id)
+    for dataset_id in ids:  # nothing written here: sent at once, no commit to wait for
+        task_send("mmit.regions.advance", [dataset_id])
     return len(ids)
 
 
@@ -73,18 +58,18 @@ def expire_drawing_sets() -> int:
 def export(job_id: str, dataset_ids: list[int], out_dir: str, size: int | None = None, seg_size: int | None = None,
            label_offset: int = 0) -> None:
     """Rewrites the same directory on a replay."""
-    if job_start(job_id=job_id) is None:
-        return
-    datasets = list(Dataset.objects.filter(pk__in=dataset_ids).order_by("name"))
-    if len(datasets) != len(set(dataset_ids)):
-        job_finish(job_id=job_id, error=DATASET_GONE)
-        return
-    report_progress = job_progress_reporter(job_id=job_id)
-    try:
-        stats = regions_export(datasets=datasets, out_dir=Path(out_dir), size=size, seg_size=seg_size,
-                               label_offset=label_offset,
-                               progress=lambda d, t: report_progress(d, t, f"{d}/{t} steps"))
-    except DomainError as exc:
-        job_finish(job_id=job_id, error=exc.message)
-        return
-    job_finish(job_id=job_id, result=stats)
+    def work(job) -> dict:
+        datasets = list(Dataset.objects.filter(pk__in=dataset_ids).order_by("name"))
+        if len(datasets) != len(set(dataset_ids)):
+            raise NotFound(DATASET_GONE)
+        return regions_export(datasets=datasets, out_dir=Path(out_dir), size=size, seg_size=seg_size,
+                              label_offset=label_offset, progress=job_progress(job_id=job_id, unit="steps"))
+
+    job_run(job_id=job_id, work=work)
+
+
+def _dataset(dataset_id: int) -> Dataset:
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        raise NotFound(DATASET_GONE)
+    return dataset

@@ -281,9 +281,10 @@ def dataset_reaggregate(*, dataset, max_iter: int = 50) -> dict:
             "prior": result.prior}
 
 
-def worker_work_withdraw(*, worker: Worker) -> int:
+def worker_work_withdraw(*, worker: Worker, **_) -> int:
     """A blocked worker's open sets are cancelled and their answers to still-open questions stop
-    counting (the rows are kept); returns how many answers were excluded."""
+    counting (the rows are kept); returns how many answers were excluded. Also the receiver of
+    ``crowd.signals.worker_blocked`` (its other arguments are ignored)."""
     from backend.annotation.models import TaskSet
     from backend.annotation.services.assign import taskset_release
 

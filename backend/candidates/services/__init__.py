@@ -6,21 +6,22 @@
 - ``predictions``: ``predictions_ingest`` -- the model top-1 source's input.
 - ``synsets``: ``action_synsets_guess`` -- the automatic WordNet senses of the vocabulary.
 """
-from backend.candidates.services.predictions import predictions_check, predictions_ingest
+from backend.candidates.services.predictions import predictions_check, predictions_ingest, predictions_ingest_start
 from backend.candidates.services.rounds import (
-    candidate_round_job_create,
     candidate_round_resume,
     candidate_round_run,
+    candidate_round_start,
     candidate_sources_validate,
 )
 from backend.candidates.services.synsets import action_synsets_guess
 
 __all__ = [
     "action_synsets_guess",
-    "candidate_round_job_create",
     "candidate_round_resume",
     "candidate_round_run",
+    "candidate_round_start",
     "candidate_sources_validate",
     "predictions_check",
     "predictions_ingest",
+    "predictions_ingest_start",
 ]

@@ -17,8 +17,12 @@ from django.db import IntegrityError, transaction
 
 from backend.candidates.models import Prediction, PredictionSet
 from backend.candidates.sql import copy_rows
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.videos.models import Dataset, Video
+from backend.videos.sources import check_inside_roots
 from backend.vocabulary.selectors import action_lookup
 
 PREDICTION_COLUMNS = ("path", "rank", "action", "score")
@@ -57,6 +61,15 @@ def predictions_check(*, path: str | Path) -> Path:
     if not set(PREDICTION_COLUMNS) <= {name.strip() for name in header}:
         raise DomainError(PREDICTIONS_HEADER.format(path=path, found=",".join(header) or "nothing"), field="path")
     return path
+
+
+def predictions_ingest_start(*, dataset: Dataset, path: str | Path, user=None) -> Job:
+    """Check the file now (it lies under an import root, has the right header), then ingest it in a
+    worker (every row is checked there; any problem fails the job and writes nothing)."""
+    path = predictions_check(path=check_inside_roots(Path(path)))
+    job = job_create(kind="ingest_predictions", user=user, params={"dataset": dataset.name, "path": str(path)})
+    task_enqueue("mmit.candidates.ingest_predictions", str(job.id), dataset.id, str(path))
+    return job
 
 
 def predictions_ingest(

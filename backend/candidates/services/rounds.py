@@ -42,7 +42,9 @@ from backend.candidates.services.relations import (
     sources_ensure,
     sources_judge,
 )
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
+from backend.common.jobs import job_create
 from backend.common.models import Job
 from backend.labels.models import Label
 from backend.videos.models import Dataset, Video
@@ -67,18 +69,18 @@ def candidate_sources_validate(sources: Sequence[str] | None) -> list[str]:
     return [source for source in Source.values if source in sources]
 
 
-def candidate_round_job_create(*, dataset: Dataset, sources: Sequence[str] | None, policy: dict, user=None) -> Job:
-    """Check a curator's request for a round and open its job (the caller enqueues the task).
+def candidate_round_start(*, dataset: Dataset, sources: Sequence[str] | None, policy: dict, user=None) -> Job:
+    """Check a curator's request for a round, open its job and run the round in a worker.
 
     Unknown sources and policy values out of range are refused here, before anything is
     queued, so the curator sees the error instead of a failed job.
     """
-    from backend.common.jobs import job_create
-
     sources = candidate_sources_validate(sources)
     RoundPolicy.from_settings(**policy)
-    return job_create(kind="candidate_round", user=user,
-                      params={"dataset": dataset.name, "sources": sources, "policy": dict(policy)})
+    job = job_create(kind="candidate_round", user=user,
+                     params={"dataset": dataset.name, "sources": sources, "policy": dict(policy)})
+    task_enqueue("mmit.candidates.run_round", str(job.id), dataset.id, sources, dict(policy))
+    return job
 
 
 def candidate_round_run(

@@ -1,7 +1,9 @@
 """The crowd providers the platform knows, in the order requests are matched against them.
 
-A plain list rather than a string registry, so every entry is a name you can jump to. MTurk comes
-first: a request carrying an MTurk assignment is an MTurk request even from a signed-in browser.
+In-house annotators (signed links, signed-in accounts) are built in and matched last; other
+providers register themselves from their app's ``ready()`` (the MTurk app: ``mturk/provider.py``)
+and are matched first: a request carrying an MTurk assignment is an MTurk request even from a
+signed-in browser.
 """
 from __future__ import annotations
 
@@ -9,11 +11,17 @@ from backend.common.errors import Forbidden
 from backend.crowd.models import Worker
 from backend.crowd.providers.base import CrowdProvider
 from backend.crowd.providers.inhouse import InHouseProvider
-from backend.crowd.providers.mturk import MTurkProvider
 
 IN_HOUSE = InHouseProvider()
-PROVIDERS: list[CrowdProvider] = [MTurkProvider(), IN_HOUSE]
+PROVIDERS: list[CrowdProvider] = [IN_HOUSE]
 NOT_A_WORKER = "Open this page from your annotator link, or sign in."
+
+
+def provider_register(provider: CrowdProvider) -> CrowdProvider:
+    """Match requests against ``provider`` before the in-house one (once per name)."""
+    PROVIDERS[:] = [p for p in PROVIDERS if p.name != provider.name]
+    PROVIDERS.insert(PROVIDERS.index(IN_HOUSE), provider)
+    return provider
 
 
 def provider_for(name: str) -> CrowdProvider:

@@ -1,15 +1,16 @@
 """The crowd provider interface.
 
 A provider says who a request comes from (a signed link, a session, an MTurk assignment), what
-to remember about the assignment on the set, and what to do around the engine's decisions
-(after an accepted set, when a worker is blocked). The engine's gold rules never change with
-the provider.
+to remember about the assignment on the set, and what the client needs after an accepted set.
+The engine's gold rules never change with the provider. Blocks are announced to every app by
+``crowd.signals``; a provider that mirrors them elsewhere connects there.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
 from backend.crowd.models import Worker
+from backend.crowd.sets.kinds import SetRef
 
 
 class CrowdProvider(ABC):
@@ -26,12 +27,6 @@ class CrowdProvider(ABC):
     def is_preview(self, request) -> bool:
         return False
 
-    def accepted_payload(self, taskset) -> dict:
+    def accepted_payload(self, ref: SetRef) -> dict:
         """Extra fields for the client after an accepted set (e.g. where to post the HIT form)."""
         return {}
-
-    def on_worker_blocked(self, *, worker_id: int, reason: str) -> None:
-        """Called after commit when the engine blocks a worker."""
-
-    def on_worker_unblocked(self, *, worker_id: int) -> None:
-        """Called after commit when a curator unblocks a worker."""

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 from django.db import IntegrityError
 
-from backend.annotation.models import TaskSet
 from backend.common.errors import Forbidden
 from backend.crowd.services import worker_get_or_create
+from backend.crowd.sets.kinds import SetRef
 from backend.mturk.conf import mturk_setting
 from backend.mturk.models import Assignment, Hit
 
@@ -81,23 +81,25 @@ def assignment_bind(*, assignment_id: str | None, hit_id: str | None, worker_id:
 
 
 def assignment_ref(*, assignment_id: str, hit_id: str) -> dict:
-    """What the engine keeps on the set (`TaskSet.provider_ref`): one assignment, one set."""
+    """What the engine keeps on the set (its ``provider_ref``): one assignment, one set."""
     return {"assignment_id": assignment_id, "hit_id": hit_id}
 
 
-def external_submit_for(*, taskset: TaskSet) -> dict:
-    """Fields the page needs after an accepted set: where to post the assignment form, or why not."""
-    assignment_id = (taskset.provider_ref or {}).get("assignment_id")
-    row = Assignment.objects.filter(assignment_id=assignment_id, worker_id=taskset.worker_id).first()
+def external_submit_for(*, ref: SetRef) -> dict:
+    """Fields the page needs after an accepted set: where to post the assignment form, or why not.
+    The assignment is linked to its set here (``Assignment.SET_LINKS``: the field of each kind)."""
+    assignment_id = (ref.provider_ref or {}).get("assignment_id")
+    row = Assignment.objects.filter(assignment_id=assignment_id, worker_id=ref.worker_id).first()
     if row is None:
         return {}
-    if row.taskset_id != taskset.pk:
-        Assignment.objects.filter(pk=row.pk).update(taskset=taskset)
+    link = f"{Assignment.SET_LINKS[ref.kind]}_id"
+    if getattr(row, link) != ref.pk:
+        Assignment.objects.filter(pk=row.pk).update(**{link: ref.pk})
     if not row.turk_submit_to:
         return {"external_submit": None, "detail": NO_SUBMIT_TO}
     return {"external_submit": {
         "url": row.turk_submit_to + SUBMIT_PATH,
         # MTurk needs at least one field besides assignmentId; the set id also lets the results be
         # traced back from MTurk's side.
-        "fields": {"assignmentId": row.assignment_id, "set": str(taskset.public_id)},
+        "fields": {"assignmentId": row.assignment_id, "set": str(ref.public_id)},
     }}

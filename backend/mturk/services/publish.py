@@ -25,14 +25,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backend.annotation.models import Prompt
-from backend.annotation.services.assign import gold_count
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
 from backend.common.jobs import job_create
+from backend.crowd.sets.assign import gold_items
+from backend.crowd.sets.kinds import kind_named
 from backend.mturk.conf import mturk_setting
 from backend.mturk.fees import hit_cost, money
 from backend.mturk.gateway import Gateway, error_code, error_message
 from backend.mturk.models import Batch, Bonus, Hit, HitType, QualificationType
-from backend.mturk.selectors import answers_missing
+from backend.mturk.selectors import work_missing
 from backend.videos.models import Dataset
 
 EXTERNAL_QUESTION_NS = (
@@ -48,6 +50,8 @@ BUDGET_REQUIRED = "A budget greater than zero is required."
 BUDGET_TOO_SMALL = "The budget (${budget}) does not cover one HIT (${cost} with MTurk's fee)."
 DATASET_BUDGET_LEFT = "The dataset budget has ${left} left; one HIT costs ${cost} with MTurk's fee."
 NO_WORK = "There are no questions waiting for answers in {dataset} ({prompt})."
+NO_DRAWING_WORK = "There are no frames waiting for regions to be drawn in {dataset}."
+UNKNOWN_TASK = "Unknown kind of HIT {kind!r}: expected yesno (Yes/No questions) or drawing (regions)."
 BAD_ASSIGNMENTS = "Assignments per HIT must be between 1 and 100."
 BAD_HITS = "The number of HITs must be between 1 and 10000."
 BATCH_BUSY = "This batch is already published."
@@ -59,6 +63,38 @@ DEFAULT_DESCRIPTION = (
     "are checked against known answers; careless work cannot be submitted."
 )
 DEFAULT_KEYWORDS = "video, action, yes/no, labeling, quick"
+DRAW_TITLE = "Draw boxes around an action on {n} video frames"
+DRAW_DESCRIPTION = (
+    "Look at frames from short videos and draw a box around each region that shows the named action, or skip "
+    "the frame when none does. Some frames are checked against known boxes; careless work cannot be submitted."
+)
+DRAW_KEYWORDS = "image, action, bounding box, regions, labeling"
+
+
+@dataclass(frozen=True)
+class MturkTask:
+    """What the HITs of a batch ask: the engine's kind of set, the page MTurk frames, and the
+    HIT's default texts."""
+
+    kind: str
+    page: str
+    title: str
+    description: str
+    keywords: str
+
+
+TASKS = {
+    "yesno": MturkTask(kind="yesno", page="mturk-annotate", title=DEFAULT_TITLE, description=DEFAULT_DESCRIPTION,
+                       keywords=DEFAULT_KEYWORDS),
+    "drawing": MturkTask(kind="drawing", page="mturk-draw", title=DRAW_TITLE, description=DRAW_DESCRIPTION,
+                         keywords=DRAW_KEYWORDS),
+}
+
+
+def task_for(kind: str) -> MturkTask:
+    if kind not in TASKS:
+        raise DomainError(UNKNOWN_TASK.format(kind=kind), field="kind")
+    return TASKS[kind]
 BLOCK_QUALIFICATION_DESCRIPTION = (
     "Workers with this qualification no longer see this requester's video-labeling HITs."
 )
@@ -76,12 +112,13 @@ class PublishReport:
                 "message": self.message}
 
 
-def set_page_url(*, dataset: Dataset, prompt: str) -> str:
+def set_page_url(*, dataset: Dataset, prompt: str, kind: str = "yesno") -> str:
     """The HTTPS set page MTurk frames; MTurk appends assignmentId, hitId, workerId, turkSubmitTo."""
     base = settings.SITE_URL.rstrip("/")
     if urlsplit(base).scheme != "https":
         raise DomainError(NOT_HTTPS.format(url=base))
-    return f"{base}{reverse('mturk-annotate', args=[dataset.name])}?{urlencode({'prompt': prompt})}"
+    url = f"{base}{reverse(task_for(kind).page, args=[dataset.name])}"
+    return f"{url}?{urlencode({'prompt': prompt})}" if kind == "yesno" else url
 
 
 def external_question(*, url: str, frame_height: int) -> str:
@@ -196,20 +233,12 @@ def budget_check(*, batch: Batch, extra: Decimal) -> str | None:
     return None
 
 
-class _NewWorker:
-    """Stands for a worker on probation (the most gold), so the estimate never falls short."""
-
-    sets_accepted = 0
-    sets_failed = 0
-
-
-_NEW_WORKER = _NewWorker()
-
-
-def default_hits(*, dataset: Dataset, prompt: str, assignments_per_hit: int) -> int:
-    """HITs needed for the answers still missing: each assignment is one set of real questions."""
-    per_set = max(1, dataset.set_size - gold_count(dataset=dataset, worker=_NEW_WORKER))
-    missing = answers_missing(dataset=dataset, prompt=prompt)
+def default_hits(*, dataset: Dataset, prompt: str, assignments_per_hit: int, kind: str = "yesno") -> int:
+    """HITs needed for the work still missing: each assignment is one set of real items, counted
+    with a new worker's gold (the most), so the estimate never falls short."""
+    set_kind = kind_named(kind)
+    per_set = max(1, set_kind.set_size(dataset) - gold_items(kind=set_kind, dataset=dataset, probation=True))
+    missing = work_missing(dataset=dataset, kind=kind, prompt=prompt)
     return -(-missing // (per_set * assignments_per_hit)) if missing else 0
 
 
@@ -217,10 +246,13 @@ def default_hits(*, dataset: Dataset, prompt: str, assignments_per_hit: int) -> 
 def batch_create(
     *, dataset: Dataset, reward: Decimal, budget: Decimal, assignments_per_hit: int, hits: int | None = None,
     prompt: str = Prompt.SEEN_OR_HEARD, title: str = "", description: str = "", keywords: str = "",
-    lifetime_seconds: int | None = None, sandbox: bool, user=None,
+    lifetime_seconds: int | None = None, sandbox: bool, user=None, kind: str = "yesno",
 ) -> Batch:
-    """Validate a publishing request and record it with its Job; the Celery task publishes it."""
-    set_page_url(dataset=dataset, prompt=prompt)  # refuses a non-HTTPS site before anything is stored
+    """Validate a publishing request and record it with its Job; the Celery task publishes it.
+
+    ``kind`` is what its HITs ask: ``yesno`` questions (of ``prompt``) or ``drawing`` regions."""
+    task = task_for(kind)
+    set_page_url(dataset=dataset, prompt=prompt, kind=kind)  # refuses a non-HTTPS site before anything is stored
     if reward < Decimal("0.01"):
         raise DomainError(REWARD_TOO_SMALL, field="reward")
     if budget <= 0:
@@ -228,19 +260,20 @@ def batch_create(
     if not 1 <= assignments_per_hit <= 100:
         raise DomainError(BAD_ASSIGNMENTS, field="assignments_per_hit")
     if hits is None:
-        hits = default_hits(dataset=dataset, prompt=prompt, assignments_per_hit=assignments_per_hit)
+        hits = default_hits(dataset=dataset, prompt=prompt, assignments_per_hit=assignments_per_hit, kind=kind)
         if hits == 0:
-            raise DomainError(NO_WORK.format(dataset=dataset.name, prompt=prompt))
+            raise DomainError(NO_WORK.format(dataset=dataset.name, prompt=prompt) if kind == "yesno"
+                              else NO_DRAWING_WORK.format(dataset=dataset.name))
     if not 1 <= hits <= 10000:
         raise DomainError(BAD_HITS, field="hits")
     cost = hit_cost(reward=reward, max_assignments=assignments_per_hit)
     if cost > budget:
         raise DomainError(BUDGET_TOO_SMALL.format(budget=money(budget), cost=money(cost)), field="budget")
     batch = Batch.objects.create(
-        dataset=dataset, prompt=prompt, sandbox=sandbox, hits_requested=hits,
+        dataset=dataset, kind=kind, prompt=prompt, sandbox=sandbox, hits_requested=hits,
         assignments_per_hit=assignments_per_hit, reward=reward, budget=budget,
-        title=title or DEFAULT_TITLE.format(n=dataset.set_size), description=description or DEFAULT_DESCRIPTION,
-        keywords=keywords or DEFAULT_KEYWORDS,
+        title=title or task.title.format(n=kind_named(kind).set_size(dataset)),
+        description=description or task.description, keywords=keywords or task.keywords,
         lifetime_seconds=lifetime_seconds or int(mturk_setting("MMIT_MTURK_HIT_LIFETIME")),
         assignment_duration_seconds=dataset.set_timeout_minutes * 60,
         auto_approval_delay_seconds=int(mturk_setting("MMIT_MTURK_AUTO_APPROVAL_DELAY")),
@@ -261,6 +294,12 @@ def batch_job_restart(*, batch: Batch, user=None) -> Batch:
     batch.job = job_create(kind="mturk_publish", user=user,
                            params={"batch": str(batch.public_id), "dataset": batch.dataset.name, "resume": True})
     Batch.objects.filter(pk=batch.pk).update(job=batch.job, status=Batch.Status.QUEUED)
+    return batch
+
+
+def batch_publish_start(*, batch: Batch) -> Batch:
+    """Publish the batch (as its job) in a worker once the caller's transaction commits."""
+    task_enqueue("mmit.mturk.publish_batch", str(batch.job_id), batch.pk)
     return batch
 
 
@@ -304,7 +343,8 @@ def hit_create_remote(*, hit: Hit, batch: Batch, gateway: Gateway, now=None) -> 
             found = gateway.call(
                 "create_hit_with_hit_type", HITTypeId=batch.hit_type.hit_type_id,
                 MaxAssignments=hit.max_assignments, LifetimeInSeconds=batch.lifetime_seconds,
-                Question=external_question(url=set_page_url(dataset=batch.dataset, prompt=batch.prompt),
+                Question=external_question(url=set_page_url(dataset=batch.dataset, prompt=batch.prompt,
+                                                            kind=batch.kind),
                                            frame_height=int(mturk_setting("MMIT_MTURK_FRAME_HEIGHT"))),
                 RequesterAnnotation=requester_annotation(hit=hit), UniqueRequestToken=hit.token,
             )["HIT"]

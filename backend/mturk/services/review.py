@@ -21,12 +21,15 @@ from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
-from backend.annotation.models import TaskSet
+from backend.common.background import task_enqueue
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.crowd.models import Worker
 from backend.crowd.services import worker_block
+from backend.crowd.sets.kinds import ACCEPTED, FAILED, OPEN, kind_named
 from backend.mturk import policy
 from backend.mturk.fees import assignment_cost
-from backend.mturk.gateway import Gateway, error_code, error_message
+from backend.mturk.gateway import Gateway, configured_sandbox, error_code, error_message
 from backend.mturk.models import Assignment, Batch, Hit, Standing
 from backend.mturk.selectors import hits_to_review, work_complete
 from backend.mturk.services.assignments import PROVIDER
@@ -40,7 +43,7 @@ SETTLE_MARGIN = timedelta(minutes=10)
 LOCK_KEY = "mmit:mturk:review:{sandbox}"
 LOCK_SECONDS = 3600
 ALREADY_RUNNING = "Another review of this endpoint is running."
-_SET_RANK = {TaskSet.Status.ACCEPTED: 0, TaskSet.Status.FAILED: 1, TaskSet.Status.OPEN: 2}
+_SET_RANK = {ACCEPTED: 0, FAILED: 1, OPEN: 2}
 
 
 @dataclass
@@ -62,6 +65,13 @@ class ReviewReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def review_start(*, user=None) -> Job:
+    """Run the review loop in a worker now instead of waiting for the beat schedule."""
+    job = job_create(kind="mturk_review", user=user, params={"sandbox": configured_sandbox()})
+    task_enqueue("mmit.mturk.review", str(job.id))
+    return job
 
 
 def review_run(*, gateway: Gateway, now: datetime | None = None) -> ReviewReport:
@@ -112,29 +122,36 @@ def _rows_for(*, hit: Hit, remote: list[dict]) -> dict[str, Assignment]:
 
 
 def _link_sets(rows: list[Assignment]) -> dict[int, str]:
-    """The engine's set of each assignment (linked on acceptance, else found by provider_ref)."""
+    """The engine's set of each assignment, whatever its kind (linked on acceptance, else found by
+    its ``provider_ref``): its status by assignment row."""
     status_by_row: dict[int, str] = {}
-    linked = {r.taskset_id: r for r in rows if r.taskset_id}
-    for set_id, status in TaskSet.objects.filter(pk__in=list(linked)).values_list("pk", "status"):
-        status_by_row[linked[set_id].pk] = status
-    unlinked = {r.assignment_id: r for r in rows if not r.taskset_id}
-    if unlinked:
-        best: dict[str, TaskSet] = {}
-        for ts in TaskSet.objects.filter(worker_id__in={r.worker_id for r in unlinked.values()},
-                                         provider_ref__assignment_id__in=list(unlinked)).only("pk", "status",
-                                                                                              "worker_id",
-                                                                                              "provider_ref"):
-            aid = ts.provider_ref.get("assignment_id")
+    unlinked = {r.assignment_id: r for r in rows}
+    for kind_name, link in Assignment.SET_LINKS.items():
+        linked = {getattr(r, f"{link}_id"): r for r in rows if getattr(r, f"{link}_id")}
+        sets = kind_named(kind_name).set_model.objects.filter(pk__in=list(linked))
+        for set_id, status in sets.values_list("pk", "status"):
+            status_by_row[linked[set_id].pk] = status
+        for row in linked.values():
+            unlinked.pop(row.assignment_id, None)
+    if not unlinked:
+        return status_by_row
+    best: dict[str, tuple[str, object]] = {}
+    for kind_name, link in Assignment.SET_LINKS.items():
+        candidates = kind_named(kind_name).set_model.objects.filter(
+            worker_id__in={r.worker_id for r in unlinked.values()},
+            provider_ref__assignment_id__in=list(unlinked)).only("pk", "status", "worker_id", "provider_ref")
+        for record in candidates:
+            aid = record.provider_ref.get("assignment_id")
             row = unlinked.get(aid)
-            if row is None or ts.worker_id != row.worker_id:
+            if row is None or record.worker_id != row.worker_id:
                 continue
-            if aid not in best or _SET_RANK.get(ts.status, 9) < _SET_RANK.get(best[aid].status, 9):
-                best[aid] = ts
-        for aid, ts in best.items():
-            row = unlinked[aid]
-            status_by_row[row.pk] = ts.status
-            if ts.status == TaskSet.Status.ACCEPTED:
-                Assignment.objects.filter(pk=row.pk, taskset__isnull=True).update(taskset=ts)
+            if aid not in best or _SET_RANK.get(record.status, 9) < _SET_RANK.get(best[aid][1].status, 9):
+                best[aid] = (link, record)
+    for aid, (link, record) in best.items():
+        row = unlinked[aid]
+        status_by_row[row.pk] = record.status
+        if record.status == ACCEPTED:
+            Assignment.objects.filter(pk=row.pk, **{f"{link}__isnull": True}).update(**{link: record})
     return status_by_row
 
 
@@ -154,7 +171,7 @@ def _review_hit(*, hit: Hit, gateway: Gateway, now: datetime, report: ReviewRepo
         same_worker = row.worker.external_id == item["WorkerId"]
         if status == Assignment.MTurkStatus.SUBMITTED:
             decision = policy.assignment_decision(
-                taskset_status=set_status.get(row.pk), worker_matches=same_worker,
+                set_status=set_status.get(row.pk), worker_matches=same_worker,
                 submitted_at=row.submitted_at, now=now)
             if decision.action == policy.WAIT:
                 report.waiting += 1
@@ -246,7 +263,7 @@ def hits_expire_complete(*, gateway: Gateway, now: datetime) -> int:
     expired = 0
     batches = Batch.objects.filter(sandbox=gateway.sandbox, hits__status=Hit.Status.OPEN).distinct()
     for batch in batches:
-        if not work_complete(dataset_id=batch.dataset_id, prompt=batch.prompt):
+        if not work_complete(dataset_id=batch.dataset_id, kind=batch.kind, prompt=batch.prompt):
             continue
         for hit in Hit.objects.filter(batch=batch, status=Hit.Status.OPEN):
             gateway.call("update_expiration_for_hit", HITId=hit.hit_id, ExpireAt=EXPIRE_NOW)

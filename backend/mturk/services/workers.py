@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from django.db import transaction
 from django.utils import timezone
 
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError, NotFound
 from backend.crowd.models import Worker
 from backend.crowd.services import worker_block, worker_unblock
@@ -36,6 +37,11 @@ NO_RECIPIENTS = "No MTurk worker to notify."
 def _standing(worker: Worker) -> Standing:
     standing, _ = Standing.objects.get_or_create(worker=worker)
     return standing
+
+
+def worker_block_sync_start(*, worker: Worker) -> None:
+    """Reconcile the worker's blocks on MTurk in a worker, after the caller's transaction commits."""
+    task_enqueue("mmit.mturk.sync_worker_block", worker.pk)
 
 
 def worker_block_sync(*, worker: Worker, gateway: Gateway) -> Standing:
@@ -85,13 +91,16 @@ def worker_block_request(*, worker: Worker, reason: str, hard: bool = False, act
     if hard and not standing.hard_wanted:
         standing.hard_wanted, standing.hard_reason = True, reason
         standing.save(update_fields=["hard_wanted", "hard_reason", "updated_at"])
+    worker_block_sync_start(worker=worker)  # also when already blocked: the hard block may be new
     return standing
 
 
+@transaction.atomic
 def worker_unblock_request(*, worker: Worker, reason: str, actor=None) -> Standing:
     worker_unblock(worker=worker, reason=reason, actor=actor)
     worker.refresh_from_db(fields=["blocked"])
     standing, _ = Standing.objects.get_or_create(worker=worker)
+    worker_block_sync_start(worker=worker)
     return standing
 
 

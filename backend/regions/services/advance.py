@@ -31,6 +31,9 @@ from django.utils import timezone
 
 from backend.annotation.models import Answer, Prompt, Question, Shown
 from backend.annotation.services.questions import question_create_image
+from backend.common.background import task_enqueue
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.regions.conf import regions_conf
 from backend.regions.geometry import consensus_regions
 from backend.regions.images import crop_image
@@ -247,3 +250,10 @@ def regions_advance(*, dataset: Dataset) -> AdvanceReport:
     _crops(dataset, report)
     _verification(dataset, report, now)
     return report
+
+
+def regions_advance_start(*, dataset: Dataset, user=None) -> Job:
+    """One pass of the pipeline in a worker, now rather than at the next beat."""
+    job = job_create(kind="regions_advance", user=user, params={"dataset": dataset.name})
+    task_enqueue("mmit.regions.advance", dataset.id, str(job.id))
+    return job

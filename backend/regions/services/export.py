@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Callable
 
 from django.db.models import Count
+from django.utils import timezone
 from PIL import Image
 
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.regions.broden import BrodenItem, max_label_number, merge_broden, write_broden
 from backend.regions.coco import CocoImage, coco_document
 from backend.regions.conf import regions_conf
@@ -174,3 +178,17 @@ def regions_export(
             raise DomainError(MERGE_FAILED.format(path=merge_with, problem=exc)) from exc
     (out / "stats.json").write_text(json.dumps(stats, indent=2))
     return stats
+
+
+def regions_export_start(*, datasets: list[Dataset], size: int | None = None, seg_size: int | None = None,
+                         label_offset: int = 0, user=None) -> Job:
+    """Export in a worker, into a new folder of the export directory (the server chooses where
+    exports go; clients never name a path)."""
+    names = [d.name for d in datasets]
+    out_dir = regions_conf().export_dir / f"{timezone.now():%Y%m%d-%H%M%S}-{'+'.join(names)}"
+    params = {"datasets": names, "label_offset": label_offset, "out_dir": str(out_dir),
+              **({"size": size} if size is not None else {}), **({"seg_size": seg_size} if seg_size is not None else {})}
+    job = job_create(kind="regions_export", user=user, params=params)
+    task_enqueue("mmit.regions.export", str(job.id), [d.pk for d in datasets], str(out_dir), size, seg_size,
+                 label_offset)
+    return job

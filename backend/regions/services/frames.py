@@ -12,7 +12,10 @@ from typing import Callable
 from django.core.files.storage import default_storage
 
 from backend.annotation.models import GoldQuestion, Prompt
+from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
+from backend.common.jobs import job_create
+from backend.common.models import Job
 from backend.labels.models import Label
 from backend.regions.conf import regions_conf
 from backend.regions.images import centre_frame, encode_image
@@ -135,3 +138,14 @@ def regions_select_frames(
     report.selected = len(fresh)
     report.per_action = dict(sorted(Counter(names.get(a, str(a)) for a in fresh).items()))
     return report
+
+
+def regions_select_frames_start(*, dataset: Dataset, per_action: int | None = None, actions: list[str] | None = None,
+                                seed: int = 0, user=None) -> Job:
+    """Select and extract the frames in a worker (a re-run tops up); the job shows the progress."""
+    params = {"dataset": dataset.name, "seed": seed,
+              **({"per_action": per_action} if per_action is not None else {}),
+              **({"actions": actions} if actions is not None else {})}
+    job = job_create(kind="regions_select_frames", user=user, params=params)
+    task_enqueue("mmit.regions.select_frames", str(job.id), dataset.id, per_action, actions, seed)
+    return job

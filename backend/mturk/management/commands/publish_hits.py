@@ -8,7 +8,8 @@ from backend.common.commands import PlatformCommand
 from backend.common.jobs import job_finish, job_start
 from backend.mturk import gateway as mturk_gateway
 from backend.mturk.fees import money
-from backend.mturk.services.publish import batch_create, batch_publish
+from backend.mturk.models import Batch
+from backend.mturk.services.publish import batch_create, batch_publish, batch_publish_start
 from backend.videos.selectors import dataset_get
 
 BAD_MONEY = "{name} must be a dollar amount such as 0.50, not {value!r}."
@@ -23,13 +24,17 @@ def _money(name: str, value: str) -> Decimal:
 
 class Command(PlatformCommand):
     help = (
-        "Publish a batch of HITs for a dataset's open Yes/No questions on MTurk (the sandbox or production "
-        "endpoint chosen by MMIT_MTURK_SANDBOX), never spending beyond --budget (reward plus MTurk's fee)."
+        "Publish a batch of HITs for a dataset's open Yes/No questions (or, with --kind drawing, its frames "
+        "waiting for regions) on MTurk (the sandbox or production endpoint chosen by MMIT_MTURK_SANDBOX), "
+        "never spending beyond --budget (reward plus MTurk's fee)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True)
-        parser.add_argument("--prompt", default=Prompt.SEEN_OR_HEARD, choices=Prompt.values)
+        parser.add_argument("--kind", default=Batch.Kind.YESNO, choices=Batch.Kind.values,
+                            help="What the HITs ask: yesno questions or drawing regions (default: %(default)s).")
+        parser.add_argument("--prompt", default=Prompt.SEEN_OR_HEARD, choices=Prompt.values,
+                            help="The question of Yes/No HITs (default: %(default)s).")
         parser.add_argument("--reward", required=True, help="Reward per assignment (one set), USD, e.g. 0.40.")
         parser.add_argument("--budget", required=True, help="Most this batch may spend, fees included, USD.")
         parser.add_argument("--assignments", type=int, default=3, help="Workers per HIT (MaxAssignments).")
@@ -45,16 +50,13 @@ class Command(PlatformCommand):
         sandbox = mturk_gateway.configured_sandbox()
         with transaction.atomic():
             batch = batch_create(
-                dataset=dataset, prompt=opts["prompt"], reward=_money("--reward", opts["reward"]),
+                dataset=dataset, kind=opts["kind"], prompt=opts["prompt"], reward=_money("--reward", opts["reward"]),
                 budget=_money("--budget", opts["budget"]), assignments_per_hit=opts["assignments"],
                 hits=opts["hits"], title=opts["title"], description=opts["description"], keywords=opts["keywords"],
                 lifetime_seconds=opts["lifetime_hours"] * 3600 if opts["lifetime_hours"] else None, sandbox=sandbox,
             )
             if opts["enqueue"]:
-                from workers.tasks.mturk import publish_batch
-
-                job_id, batch_id = str(batch.job_id), batch.pk
-                transaction.on_commit(lambda: publish_batch.delay(job_id, batch_id))
+                batch_publish_start(batch=batch)
         where = "sandbox" if sandbox else "PRODUCTION"
         if opts["enqueue"]:
             self.stdout.write(f"Batch {batch.public_id} queued for the {where} (job {batch.job_id}).")

@@ -3,7 +3,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class WorkerAuthScheme(OpenApiAuthenticationExtension):
-    target_class = "backend.annotation.views._LaxSession"
+    target_class = "backend.crowd.api._LaxSession"
     name = ["workerToken", "annotatorSession"]
 
     def get_security_definition(self, auto_schema):

@@ -3,12 +3,12 @@ import logging
 from pathlib import Path
 
 from backend.common.commands import PlatformCommand
-from backend.crowd.simulator.campaign import Campaign
-from backend.crowd.simulator.client import LocalServer
-from backend.crowd.simulator.population import load_groups
-from backend.crowd.simulator.truth import load_truth
 from backend.regions.services.export import regions_export
-from backend.regions.simulate import RegionsCampaign, format_report, load_box_noise, load_boxes
+from backend.simulation.campaign import Campaign
+from backend.simulation.client import LocalServer
+from backend.simulation.population import load_groups
+from backend.simulation.regions import RegionsCampaign, format_report, load_box_noise, load_boxes
+from backend.simulation.truth import load_truth
 from backend.videos.selectors import dataset_get
 
 

@@ -42,8 +42,6 @@ from backend.common.errors import DomainError
 from backend.crowd.links import worker_link_token
 from backend.crowd.models import Worker
 from backend.crowd.services import worker_get_or_create
-from backend.crowd.simulator.client import ApiClient, HttpResult
-from backend.crowd.simulator.population import Group, SimWorker, make_workers
 from backend.labels.models import Label
 from backend.regions.conf import regions_conf
 from backend.regions.geometry import area, intersection, iou
@@ -54,6 +52,8 @@ from backend.regions.services.export import regions_stats
 from backend.regions.services.frames import regions_select_frames
 from backend.regions.services.gold import region_gold_add
 from backend.regions.storage import image_read
+from backend.simulation.client import ApiClient, HttpResult
+from backend.simulation.population import Group, SimWorker, make_workers
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.models import Action
 

@@ -1,15 +1,15 @@
-import logging
 import json
+import logging
 from pathlib import Path
 
 from backend.common.commands import PlatformCommand
 from backend.common.errors import DomainError
-from backend.crowd.simulator.campaign import Campaign
-from backend.crowd.simulator.client import LocalServer
-from backend.crowd.simulator.clone import dataset_clone_initial
-from backend.crowd.simulator.population import load_groups
-from backend.crowd.simulator.report import MTURK_FEE, format_table
-from backend.crowd.simulator.truth import load_truth
+from backend.simulation.campaign import Campaign
+from backend.simulation.client import LocalServer
+from backend.simulation.clone import dataset_clone_initial
+from backend.simulation.population import load_groups
+from backend.simulation.report import MTURK_FEE, format_table
+from backend.simulation.truth import load_truth
 from backend.videos.selectors import dataset_get
 
 STRATEGIES = {

@@ -1,14 +1,17 @@
-"""Amazon Mechanical Turk: workers arrive in MTurk's frame with assignmentId, hitId, workerId and
-turkSubmitTo in the query string (forwarded by the page to every API call).
+"""Amazon Mechanical Turk as a crowd provider: workers arrive in MTurk's frame with assignmentId,
+hitId, workerId and turkSubmitTo in the query string (forwarded by the page to every API call).
 
-One MTurk assignment is one set of the engine; the engine grades it with its usual gold rules and
-only an accepted set gets the form that submits the assignment to MTurk. Blocks are mirrored on
-MTurk by a Celery task (never inside the worker's request).
+One MTurk assignment is one set of the engine, of whichever kind the HIT asks for (Yes/No or
+drawing); the engine grades it with its usual gold rules and only an accepted set gets the form
+that submits the assignment to MTurk. Registered in ``MturkConfig.ready``, with the receivers
+that mirror the platform's blocks on MTurk (a Celery task after the commit, never inside the
+worker's request).
 """
 from __future__ import annotations
 
 from backend.crowd.models import Worker
 from backend.crowd.providers.base import CrowdProvider
+from backend.crowd.sets.kinds import SetRef
 from backend.mturk.services.assignments import (
     PREVIEW_ASSIGNMENT,
     PROVIDER,
@@ -16,6 +19,7 @@ from backend.mturk.services.assignments import (
     assignment_ref,
     external_submit_for,
 )
+from backend.mturk.services.workers import worker_block_sync_start
 
 
 class MTurkProvider(CrowdProvider):
@@ -38,15 +42,12 @@ class MTurkProvider(CrowdProvider):
     def assignment_ref(self, request) -> dict:
         return assignment_ref(assignment_id=request.GET["assignmentId"], hit_id=request.GET["hitId"])
 
-    def accepted_payload(self, taskset) -> dict:
-        return external_submit_for(taskset=taskset)
+    def accepted_payload(self, ref: SetRef) -> dict:
+        return external_submit_for(ref=ref)
 
-    def on_worker_blocked(self, *, worker_id: int, reason: str) -> None:
-        from workers.tasks.mturk import sync_worker_block
 
-        sync_worker_block.delay(worker_id)
-
-    def on_worker_unblocked(self, *, worker_id: int) -> None:
-        from workers.tasks.mturk import sync_worker_block
-
-        sync_worker_block.delay(worker_id)
+def block_mirror(*, worker: Worker, **_) -> None:
+    """Receiver of ``crowd.signals.worker_blocked`` and ``worker_unblocked``: MTurk's blocks
+    follow the platform's for MTurk workers."""
+    if worker.provider == PROVIDER:
+        worker_block_sync_start(worker=worker)

@@ -1,4 +1,5 @@
-"""The submit path's set-based writes agree with the ORM model of the same rules."""
+"""The Yes/No submit path's set-based writes agree with the model of the same rules, and the
+engine's own statements (worker counters, refusal history) with the policy."""
 from __future__ import annotations
 
 import itertools
@@ -9,9 +10,11 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 
 from backend.annotation.models import Answer, GoldAnswer, Question
-from backend.annotation.services import record
+from backend.annotation.services import statements as record
 from backend.annotation.services.consensus import Decision, MajorityVote
+from backend.common.statements import execute_batch, int_array
 from backend.crowd.models import Worker
+from backend.crowd.sets.statements import worker_counters_add
 from backend.labels.models import Label
 from backend.videos.models import Video
 from backend.vocabulary.models import Action
@@ -45,7 +48,7 @@ def test_count_and_decide_matches_the_majority_rule(dataset):
     yes_ids = [q.pk for q in questions if rng.random() < 0.5]
     no_ids = [q.pk for q in questions if q.pk not in set(yes_ids)]
     now = timezone.now()
-    record.run(record.questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now),
+    execute_batch(record.questions_count_and_decide(yes_ids=yes_ids, no_ids=no_ids, now=now),
                record.labels_follow_decisions(question_ids=[q.pk for q in questions], now=now))
     after = {q.pk: q for q in Question.objects.filter(pk__in=before).select_related("label")}
     decided_now = 0
@@ -74,7 +77,7 @@ def test_counts_without_a_decision(dataset, yes, no):
     questions = _questions(dataset, 3, random.Random(yes * 10 + no))
     ids = [q.pk for q in questions]
     yes_ids, no_ids = ids[:yes], ids[yes:yes + no]
-    record.run(record.questions_count(yes_ids=yes_ids, no_ids=no_ids))
+    execute_batch(record.questions_count(yes_ids=yes_ids, no_ids=no_ids))
     for q, old in zip(Question.objects.filter(pk__in=ids).order_by("pk"), questions):
         moved = q.pk in yes_ids or q.pk in no_ids
         assert (q.answers, q.yes, q.no) == (old.answers + moved, old.yes + (q.pk in yes_ids), old.no + (q.pk in no_ids))
@@ -90,14 +93,14 @@ def test_inserts_and_counters(dataset):
     dataset = questions[0].dataset
     gold = GoldQuestion.objects.create(dataset=dataset, action=questions[0].action, video=questions[0].video, truth=True)
     taskset = TaskSet.objects.create(dataset=dataset, worker=worker, action=questions[0].action, expires_at=now)
-    record.run(
+    execute_batch(
         record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
                               rows=[(q.pk, v, ms) for q, v, ms in zip(questions, itertools.cycle([True, False]),
                                                                       [None, 0, 1500, 2**31 - 1])]),
         record.gold_answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now,
                                    rows=[(gold.pk, False, False)]),
-        record.worker_counters_add(worker_id=worker.pk, now=now,
-                                   counters={"answers_count": 4, "gold_answers": 1, "gold_correct": 0}),
+        worker_counters_add(worker_id=worker.pk, now=now,
+                            counters={"answers_count": 4, "gold_answers": 1, "gold_correct": 0}),
         record.answers_insert(worker_id=worker.pk, taskset_id=taskset.pk, now=now, rows=[]),  # nothing: skipped
     )
     stored = list(Answer.objects.filter(taskset=taskset).order_by("question_id").values_list(
@@ -109,37 +112,34 @@ def test_inserts_and_counters(dataset):
     worker.refresh_from_db()
     assert (worker.answers_count, worker.gold_answers, worker.gold_correct, worker.last_seen_at) == (9, 1, 0, now)
     with pytest.raises(FieldDoesNotExist):  # a counter name is a column, never SQL
-        record.worker_counters_add(worker_id=worker.pk, counters={"answers_count = 0; --": 1}, now=now)
+        worker_counters_add(worker_id=worker.pk, counters={"answers_count = 0; --": 1}, now=now)
 
 
 def test_array_literals_take_integers_booleans_and_nulls_only():
-    assert record._array([1, -2, 2**40, None]) == "{1,-2,1099511627776,NULL}"
-    assert record._array([True, False]) == "{t,f}" and record._array([]) == "{}"
+    assert int_array([1, -2, 2**40, None]) == "{1,-2,1099511627776,NULL}"
+    assert int_array([True, False]) == "{t,f}" and int_array([]) == "{}"
     for bad in (["1}, {2"], [1.5], [b"1"]):  # nothing else is spelled into SQL text
         with pytest.raises(TypeError):
-            record._array(bad)
+            int_array(bad)
 
 
 def test_recent_refusals_shift_in_sql_as_in_the_policy():
-    """The Yes/No submit's UPDATE and the drawing grading's ORM update keep the same history as
+    """The engine's counter UPDATE (every kind of set) keeps the same history as
     ``policy.recent_after``, up to its 62 outcomes, on either backend."""
     from backend.crowd.policy import HISTORY, recent_after
-    from backend.crowd.services import worker_record_grading
 
     rng = random.Random(4)
     yes_no = Worker.objects.create(provider="inhouse", external_id="yn", recent_refusals=2**HISTORY - 1)
-    drawer = Worker.objects.create(provider="inhouse", external_id="dr", recent_refusals=2**HISTORY - 1)
     expected = 2**HISTORY - 1  # a full history: the oldest outcome falls off, nothing overflows
     now = timezone.now()
     for _ in range(70):
         refused = rng.random() < 0.3
-        record.run(record.worker_counters_add(worker_id=yes_no.pk, counters={"gold_answers": 1}, now=now,
-                                              refused=refused))
-        worker_record_grading(worker=drawer, gold_answers=1, gold_correct=0, refused=refused)
+        execute_batch(worker_counters_add(worker_id=yes_no.pk, counters={"gold_answers": 1}, now=now,
+                                          refused=refused))
         expected = recent_after(expected, refused=refused)
         yes_no.refresh_from_db()
-        assert yes_no.recent_refusals == drawer.recent_refusals == expected < 2**HISTORY
+        assert yes_no.recent_refusals == expected < 2**HISTORY
     # without an outcome (not a graded submission) the history stays as it is
-    record.run(record.worker_counters_add(worker_id=yes_no.pk, counters={"answers_count": 1}, now=now))
+    execute_batch(worker_counters_add(worker_id=yes_no.pk, counters={"answers_count": 1}, now=now))
     yes_no.refresh_from_db()
     assert yes_no.recent_refusals == expected

@@ -21,7 +21,7 @@ from backend.vocabulary.names import read_vocabulary_file
 from backend.vocabulary.services import vocabulary_load
 
 VOCABULARY = Path(__file__).resolve().parents[3] / "vocabulary" / "data" / "mmit_v2_292.txt"
-WORKERS = Path(__file__).resolve().parents[3] / "crowd" / "simulator" / "examples" / "workers.json"
+WORKERS = Path(__file__).resolve().parents[2] / "examples" / "workers.json"
 
 
 class Command(PlatformCommand):

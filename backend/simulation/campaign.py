@@ -26,10 +26,10 @@ from backend.annotation.services.gold import gold_add
 from backend.annotation.services.questions import questions_for_labels
 from backend.crowd.links import worker_link_token
 from backend.crowd.services import worker_get_or_create
-from backend.crowd.simulator.client import ApiClient
-from backend.crowd.simulator.population import Group, SimWorker, make_workers
-from backend.crowd.simulator.report import RoundSnapshot, snapshot
-from backend.crowd.simulator.truth import content_key
+from backend.simulation.client import ApiClient
+from backend.simulation.population import Group, SimWorker, make_workers
+from backend.simulation.report import RoundSnapshot, snapshot
+from backend.simulation.truth import content_key
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.models import Action
 
@@ -198,7 +198,7 @@ class Campaign:
 
     # -- rounds ---------------------------------------------------------------------------------
     def run(self, rounds: int) -> CampaignResult:
-        from backend.crowd.simulator.report import round_metrics, total_metrics
+        from backend.simulation.report import round_metrics, total_metrics
 
         self.register_workers()
         result = CampaignResult()

@@ -1,1 +1,0 @@
-"""The crowd simulator: simulated annotators working through the real HTTP API."""
