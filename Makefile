@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ setup: $(STAMP)
 demo: setup
 	$(PY) manage.py demo
 
-test: setup
+# The floor plan (pyproject.toml [tool.importlinter]): which app may import which.
+lint: setup
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PY) -m pytest
 
 clean:

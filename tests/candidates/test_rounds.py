@@ -377,6 +377,27 @@ def test_questions_follow_the_split_redundancy(chain):
     assert not Action.objects.filter(dataset=chain, name="running", synsets=[]).exists()
 
 
+def test_adaptive_datasets_ask_candidates_the_initial_answers(chain):
+    """On an adaptive dataset a candidate question starts at the dataset's initial answers (2 for
+    train, 3 for val) and asks more only where workers disagree, as every other question does;
+    its cap stays the fixed redundancy or the dataset's maximum."""
+    from backend.annotation.services.questions import questions_for_labels
+
+    chain.aggregator, chain.adaptive = "dawid_skene", True
+    chain.save(update_fields=["aggregator", "adaptive"])
+    verify(chain, make_videos(chain, 4, split="train"), "running")
+    verify(chain, make_videos(chain, 4, split="val", start=4), "running")
+    candidate_round_run(dataset=chain, sources=WORDNET)
+    rows = set(Question.objects.filter(dataset=chain).values_list("split", "needed", "max_answers"))
+    assert rows == {("train", chain.initial_answers("train"), 9), ("val", chain.initial_answers("val"), 9)}
+    assert (chain.initial_answers("train"), chain.initial_answers("val")) == (2, 3)
+    # the same redundancy as questions queued from pending labels
+    label = Label.objects.filter(dataset=chain, round=1, video__split="train").first()
+    Question.objects.filter(label=label).delete()
+    questions_for_labels(dataset=chain, labels=Label.objects.filter(pk=label.pk))
+    assert Question.objects.get(label=label).needed == chain.initial_answers("train")
+
+
 def test_a_pilot_the_cap_held_back_is_completed_before_it_is_judged(running120):
     # One question per video per round: the three pilots (150 videos in all) overlap on some videos.
     policy = RoundPolicy.from_settings(per_video_cap=1)

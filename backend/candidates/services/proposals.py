@@ -202,9 +202,10 @@ def label_id_high_water() -> int:
 def questions_for_round(*, dataset: Dataset, round_number: int, low: int, high: int, after_label_id: int = 0) -> int:
     """Queue a Yes/No question for each pending proposal of the round in [low, high).
 
-    The same questions ``annotation.services.questions.questions_for_labels`` creates (redundancy
-    by split from the dataset's policy), written by one INSERT ... SELECT because a round can
-    queue millions.
+    The same questions ``annotation.services.questions.questions_for_labels`` creates (the answers
+    a new question asks for by split, ``Dataset.initial_answers``: the fixed redundancy, or fewer
+    on an adaptive dataset, which asks more only where workers disagree), written by one
+    INSERT ... SELECT because a round can queue millions.
 
     A label that has a question already is skipped by the unique constraint on
     ``Question.label`` (ON CONFLICT), not by a NOT EXISTS: planned on statistics that predate
@@ -215,8 +216,8 @@ def questions_for_round(*, dataset: Dataset, round_number: int, low: int, high: 
         after_label_id: only labels with a larger id (those just inserted), so the scan is
             the new labels, not the dataset's.
     """
-    needed = {split: dataset.answers_needed(split) for split in Split.values}
-    most = {split: max(dataset.max_answers, count) for split, count in needed.items()}
+    needed = {split: dataset.initial_answers(split) for split in Split.values}
+    most = {split: max(dataset.max_answers, dataset.answers_needed(split)) for split in Split.values}
 
     def by_split(values: dict[str, int]) -> str:
         # Integers from the dataset's policy, inlined: the values list takes no parameters.
