@@ -4,7 +4,8 @@ botocore's Stubber only reaches clients in the test's own process; a Celery work
 makes its own client, so it is pointed here with ``MMIT_MTURK_ENDPOINT_URL``. The server speaks
 the JSON 1.1 protocol of boto3's ``mturk`` client (POST, ``X-Amz-Target:
 MTurkRequesterServiceV20170117.<Operation>``, JSON in and out; errors as ``{"__type", "Message"}``
-with status 400) and implements what publishing calls. Signatures are not checked.
+with status 400) and implements what publishing and the review loop call. Signatures are not checked.
+``assignment_submit`` plays a worker who submits an assignment on MTurk's side.
 
 Idempotency is MTurk's: a repeated ``UniqueRequestToken`` is refused with the message MTurk gives
 (naming the HIT that token created) instead of creating a second HIT, a HIT type with the same
@@ -53,6 +54,9 @@ class FakeRequester:
         self.refused_tokens: list[str] = []
         self.hit_types: dict[str, str] = {}  # digest of the properties -> HITTypeId
         self.qualification_types: dict[str, dict] = {}  # Name -> QualificationType
+        self.assignments: dict[str, dict] = {}  # AssignmentId -> Assignment, in submission order
+        self.qualified: dict[str, set[str]] = {}  # QualificationTypeId -> WorkerIds holding it
+        self.feedback: dict[str, str] = {}  # AssignmentId -> RequesterFeedback of its approval/rejection
         self.calls: Counter[str] = Counter()
         self.unknown: list[str] = []  # operations asked for that the fake lacks
         self._requests = 0
@@ -165,6 +169,64 @@ class FakeRequester:
 
     def _op_ListHITs(self, body: dict) -> dict:
         return self._page(list(self.hits.values()), body, "HITs")
+
+    # --- the review loop's operations --------------------------------------------------------
+
+    def assignment_submit(self, *, hit_id: str, assignment_id: str, worker_id: str) -> dict:
+        """A worker submits an assignment on MTurk (what follows the frame's externalSubmit)."""
+        with self.lock:
+            if hit_id not in self.hits:
+                raise KeyError(hit_id)
+            now = time.time()
+            assignment = {"AssignmentId": assignment_id, "WorkerId": worker_id, "HITId": hit_id,
+                          "AssignmentStatus": "Submitted", "AcceptTime": now - 60, "SubmitTime": now,
+                          "Answer": "<QuestionFormAnswers/>"}
+            self.assignments[assignment_id] = assignment
+            return assignment
+
+    def _assignment(self, body: dict) -> dict:
+        assignment = self.assignments.get(body.get("AssignmentId", ""))
+        if assignment is None:
+            raise MTurkError("RequestError", f"Assignment {body.get('AssignmentId')} does not exist.")
+        return assignment
+
+    def _op_ListAssignmentsForHIT(self, body: dict) -> dict:
+        statuses = set(body.get("AssignmentStatuses") or ["Submitted", "Approved", "Rejected"])
+        found = [a for a in self.assignments.values() if a["HITId"] == body["HITId"]
+                 and a["AssignmentStatus"] in statuses]
+        return self._page(found, body, "Assignments")
+
+    def _op_GetAssignment(self, body: dict) -> dict:
+        assignment = self._assignment(body)
+        return {"Assignment": assignment, "HIT": self.hits[assignment["HITId"]]}
+
+    def _settle(self, body: dict, status: str) -> dict:
+        assignment = self._assignment(body)
+        if assignment["AssignmentStatus"] != "Submitted":
+            raise MTurkError("RequestError", f"This operation can be called with a status of: Submitted "
+                                             f"(assignment is {assignment['AssignmentStatus']}).")
+        assignment["AssignmentStatus"] = status
+        assignment[f"{'Approval' if status == 'Approved' else 'Rejection'}Time"] = time.time()
+        self.feedback[assignment["AssignmentId"]] = body.get("RequesterFeedback", "")
+        return {}
+
+    def _op_ApproveAssignment(self, body: dict) -> dict:
+        return self._settle(body, "Approved")
+
+    def _op_RejectAssignment(self, body: dict) -> dict:
+        return self._settle(body, "Rejected")
+
+    def _op_AssociateQualificationWithWorker(self, body: dict) -> dict:
+        self.qualified.setdefault(body["QualificationTypeId"], set()).add(body["WorkerId"])
+        return {}
+
+    def _op_UpdateExpirationForHIT(self, body: dict) -> dict:
+        hit = self.hits.get(body["HITId"])
+        if hit is None:
+            raise MTurkError("RequestError", f"Hit {body['HITId']} does not exist.")
+        hit["Expiration"] = body["ExpireAt"] if isinstance(body["ExpireAt"], (int, float)) else time.time()
+        hit["HITStatus"] = "Unassignable"
+        return {}
 
     @staticmethod
     def _page(items: list[dict], body: dict, key: str) -> dict:
