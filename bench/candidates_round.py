@@ -150,7 +150,7 @@ def build_data(*, videos: int, seed: int, figures: dict):
     from django.db import connection
     from django.utils import timezone
 
-    from backend.candidates.lexical import shipped_vocabulary
+    from backend.candidates.neighbours import shipped_vocabulary
     from backend.candidates.models import Prediction, PredictionSet
     from backend.labels.models import Label
     from backend.videos.models import Video

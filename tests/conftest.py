@@ -61,15 +61,15 @@ def anon_client():
 
 @pytest.fixture
 def engine(dataset, clip_factory, settings, tmp_path):
-    """40 clips, 30 asked about `jumping`, 10 gold pairs for it (see tests/engine.py)."""
-    from tests.engine import build_engine
+    """40 clips, 30 asked about `jumping`, 10 gold pairs for it (see tests/annotation/bench.py)."""
+    from tests.annotation.bench import build_engine
 
     return build_engine(dataset, clip_factory, settings, tmp_path)
 
 
 @pytest.fixture
 def make_worker(db):
-    from tests.engine import WorkerClient
+    from tests.annotation.bench import WorkerClient
 
     return WorkerClient
 

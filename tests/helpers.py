@@ -49,7 +49,7 @@ def broker_for_test(tmp: Path) -> tuple[str, dict, dict]:
     return "filesystem://", options, {"MMIT_VAR_DIR": str(tmp)}
 
 
-def start_worker(env_extra: dict, *, queues: str = "default", log: Path) -> subprocess.Popen:
+def celery_worker_spawn(env_extra: dict, *, queues: str = "default", log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
     env.update({"DJANGO_SETTINGS_MODULE": "backend.config.settings", "PYTHONUNBUFFERED": "1"}, **env_extra)
     return subprocess.Popen(

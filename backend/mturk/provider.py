@@ -34,7 +34,8 @@ class MTurkProvider(CrowdProvider):
             # A preview has no worker yet; this stand-in is never saved and can take no set.
             return Worker(provider=self.name, external_id="preview")
         return assignment_bind(assignment_id=assignment_id, hit_id=params.get("hitId"),
-                               worker_id=params.get("workerId"), turk_submit_to=params.get("turkSubmitTo")).worker
+                               mturk_worker_id=params.get("workerId"),
+                               turk_submit_to=params.get("turkSubmitTo")).worker
 
     def is_preview(self, request) -> bool:
         return request.GET.get("assignmentId") == PREVIEW_ASSIGNMENT

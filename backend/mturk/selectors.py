@@ -108,11 +108,12 @@ def worker_list() -> QuerySet[Worker]:
     )
 
 
-def worker_get(*, worker_id: str) -> Worker:
-    worker = worker_list().filter(external_id=worker_id).first()
-    if worker is None:
-        raise NotFound(WORKER_NOT_FOUND.format(worker_id=worker_id))
-    return worker
+def worker_by_mturk_id(*, mturk_worker_id: str) -> Worker:
+    """The annotator behind an MTurk worker id (with their MTurk figures)."""
+    annotator = worker_list().filter(external_id=mturk_worker_id).first()
+    if annotator is None:
+        raise NotFound(WORKER_NOT_FOUND.format(worker_id=mturk_worker_id))
+    return annotator
 
 
 def workers_to_notify(*, batch_public_id=None, worker_ids: list[str] | None = None) -> list[Worker]:

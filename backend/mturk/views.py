@@ -23,7 +23,7 @@ from backend.mturk.selectors import (
     batch_list,
     hit_get,
     hit_list,
-    worker_get,
+    worker_by_mturk_id,
     worker_list,
     workers_to_notify,
 )
@@ -42,7 +42,11 @@ from backend.mturk.serializers import (
     UnblockSerializer,
     WorkerSerializer,
 )
-from backend.mturk.services.publish import batch_create, batch_job_restart, batch_publish_start
+from backend.mturk.services.publish import (
+    batch_create,
+    batch_job_restart,
+    batch_publish_start,
+)
 from backend.mturk.services.review import review_start
 from backend.mturk.services.workers import (
     bonus_create,
@@ -127,7 +131,7 @@ class WorkerList(generics.ListAPIView):
 class WorkerDetail(APIView):
     @extend_schema(responses=WorkerSerializer)
     def get(self, request, worker_id: str):
-        return Response(WorkerSerializer(worker_get(worker_id=worker_id)).data)
+        return Response(WorkerSerializer(worker_by_mturk_id(mturk_worker_id=worker_id)).data)
 
 
 class WorkerBlock(APIView):
@@ -136,7 +140,7 @@ class WorkerBlock(APIView):
 
     @extend_schema(request=BlockSerializer, responses={202: StandingSerializer})
     def post(self, request, worker_id: str):
-        worker = worker_get(worker_id=worker_id)
+        worker = worker_by_mturk_id(mturk_worker_id=worker_id)
         payload = BlockSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         standing = worker_block_request(worker=worker, actor=request.user, **payload.validated_data)
@@ -146,7 +150,7 @@ class WorkerBlock(APIView):
 class WorkerUnblock(APIView):
     @extend_schema(request=UnblockSerializer, responses={202: StandingSerializer})
     def post(self, request, worker_id: str):
-        worker = worker_get(worker_id=worker_id)
+        worker = worker_by_mturk_id(mturk_worker_id=worker_id)
         payload = UnblockSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         standing = worker_unblock_request(worker=worker, actor=request.user, **payload.validated_data)
@@ -158,7 +162,7 @@ class WorkerBonus(APIView):
 
     @extend_schema(request=BonusSerializer, responses={202: BonusCreatedSerializer})
     def post(self, request, worker_id: str):
-        worker = worker_get(worker_id=worker_id)
+        worker = worker_by_mturk_id(mturk_worker_id=worker_id)
         payload = BonusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         bonus = bonus_create(worker=worker, actor=request.user, **payload.validated_data)

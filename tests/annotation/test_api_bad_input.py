@@ -12,7 +12,7 @@ from django.db import connection
 from backend.annotation.models import Answer, Attempt, SetItem, TaskSet
 from backend.annotation.services import submit as s
 from backend.crowd import links
-from tests.engine import WorkerClient, truth_of
+from tests.annotation.bench import WorkerClient, truth_of
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from backend.crowd.models import Worker, WorkerEvent
 from backend.crowd.policy import block_reason
 from backend.crowd.services import worker_unblock
 from backend.labels.models import Label
-from tests.engine import is_gold, truth_of
+from tests.annotation.bench import is_gold, truth_of
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from backend.annotation.models import Answer, SetItem, TaskSet
 from backend.crowd.links import worker_link_token
 from backend.crowd.services import worker_get_or_create
-from tests.engine import truth_of
+from tests.annotation.bench import truth_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

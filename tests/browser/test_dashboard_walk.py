@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine import truth_of
+from tests.annotation.bench import truth_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.engine import WorkerClient
+from tests.annotation.bench import WorkerClient
 from tests.security.hostile import PAYLOAD, build_hostile
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

@@ -10,7 +10,7 @@ from backend.annotation.models import SetItem, TaskSet
 from backend.mturk.models import Assignment
 from backend.mturk.services.publish import batch_create, batch_publish
 from backend.mturk.services.review import review_run
-from tests.engine import truth_of
+from tests.annotation.bench import truth_of
 from tests.mturk.fake_mturk import FakeMTurk
 from tests.mturk.mturk_helpers import ANY, MTurkStub, assignment_id, hit_id, remote_assignment, worker_id
 

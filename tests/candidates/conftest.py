@@ -1,6 +1,6 @@
 """Fixtures for candidate rounds: a small vocabulary with known WordNet relations, videos, a crowd stand-in.
 
-WordNet and the vectors load once per process (``backend.candidates.lexical`` caches them);
+WordNet and the vectors load once per process (``backend.candidates.neighbours`` caches them);
 pointing every test at one session cache directory keeps it that way.
 """
 from __future__ import annotations

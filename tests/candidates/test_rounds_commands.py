@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from backend.candidates.lexical import UNKNOWN_ACTION
+from backend.candidates.neighbours import UNKNOWN_ACTION
 from backend.candidates.models import CandidateRound
 from backend.candidates.policy import HARVEST_THRESHOLD_OUT_OF_RANGE
 from backend.labels.models import Label

@@ -26,7 +26,7 @@ def _urls(engine):
 def test_every_page_renders(engine, curator, make_worker):
     w = make_worker("alice")
     payload = w.assign().json()["set"]
-    from tests.engine import truth_of
+    from tests.annotation.bench import truth_of
 
     w.submit(payload["id"], {i["id"]: truth_of(i["id"], engine) for i in payload["items"]})
     for url in _urls(engine):

@@ -16,7 +16,7 @@ from workers.celery import app
 VISIBILITY_TIMEOUT = 2
 
 
-def worker_start(redis, tmp_path, name: str, extra: dict[str, str] | None = None) -> subprocess.Popen:
+def celery_worker_start(redis, tmp_path, name: str, extra: dict[str, str] | None = None) -> subprocess.Popen:
     """A one-process worker on the test database and ``redis``; its log is ``tmp_path/<name>.log``."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update({"REDIS_URL": redis.url, "DATABASE_URL": database_url_of_test_db(),
@@ -31,7 +31,7 @@ def worker_start(redis, tmp_path, name: str, extra: dict[str, str] | None = None
     )
 
 
-def worker_kill(proc: subprocess.Popen) -> None:
+def celery_worker_kill(proc: subprocess.Popen) -> None:
     """SIGKILL the worker and its pool child: no shutdown, no acknowledgement, no rollback hook."""
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -47,7 +47,7 @@ def job_finished(job: Job) -> bool:
     return job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED)
 
 
-def worker_log(tmp_path, name: str, tail: int = 3000) -> str:
+def celery_worker_log(tmp_path, name: str, tail: int = 3000) -> str:
     """The end of a worker's log, for assertion messages."""
     path = tmp_path / f"{name}.log"
     return path.read_text(errors="replace")[-tail:] if path.exists() else ""

@@ -10,7 +10,12 @@ from backend.common.jobs import job_create
 from backend.common.models import Job
 from backend.labels.models import Label
 from backend.videos.models import Video
-from tests.faults.celery_workers import job_finished, task_send, worker_kill, worker_start
+from tests.faults.celery_workers import (
+    celery_worker_kill,
+    celery_worker_start,
+    job_finished,
+    task_send,
+)
 from tests.helpers import stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -19,17 +24,17 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def test_import_killed_mid_way_completes_without_duplicates(dataset, clip_factory, private_redis, tmp_path):
     folder = clip_factory(60, seed=5, size=32)
     job = job_create(kind="import_videos", params={"source": str(folder)})
-    first = worker_start(private_redis, tmp_path, "a", {"MMIT_IMPORT_BATCH_SIZE": "2"})
+    first = celery_worker_start(private_redis, tmp_path, "a", {"MMIT_IMPORT_BATCH_SIZE": "2"})
     try:
         task_send(private_redis, "mmit.videos.import_videos",
                   [str(job.id), dataset.id, str(folder / "manifest.csv"), None])
         wait_for(lambda: 4 <= Video.objects.filter(dataset=dataset).count() < 50, timeout=120, interval=0.02,
                  message="the import to be under way")
     finally:
-        worker_kill(first)
+        celery_worker_kill(first)
     done_before = Video.objects.filter(dataset=dataset).count()
     assert done_before < 60 and Job.objects.get(pk=job.pk).status == Job.Status.RUNNING
-    second = worker_start(private_redis, tmp_path, "b", {"MMIT_IMPORT_BATCH_SIZE": "2"})
+    second = celery_worker_start(private_redis, tmp_path, "b", {"MMIT_IMPORT_BATCH_SIZE": "2"})
     try:
         wait_for(lambda: job_finished(job), timeout=180, message="the redelivered import to finish")
     finally:
@@ -54,16 +59,16 @@ def test_export_killed_mid_way_completes_once(dataset, private_redis, tmp_path):
               state="positive" if (i + k) % 3 == 0 else "negative", yes_count=3)
         for i, v in enumerate(videos) for k, a in enumerate(actions[:4])], batch_size=5000)
     job = job_create(kind="export_release", params={"dataset": dataset.name})
-    first = worker_start(private_redis, tmp_path, "a")
+    first = celery_worker_start(private_redis, tmp_path, "a")
     partial = tmp_path / "var" / "releases" / dataset.name / "v1.partial"
     try:
         task_send(private_redis, "mmit.releases.export_release", [str(job.id), dataset.id])
         wait_for(lambda: (partial / "labels.csv").exists() and (partial / "labels.csv").stat().st_size > 10_000,
                  timeout=120, interval=0.02, message="the export to be under way")
     finally:
-        worker_kill(first)
+        celery_worker_kill(first)
     assert not Release.objects.exists()
-    second = worker_start(private_redis, tmp_path, "b")
+    second = celery_worker_start(private_redis, tmp_path, "b")
     try:
         wait_for(lambda: job_finished(job), timeout=240, message="the redelivered export to finish")
     finally:

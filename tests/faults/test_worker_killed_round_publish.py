@@ -8,7 +8,12 @@ import pytest
 from django.db.models import Count, Sum
 
 from backend.annotation.models import Question
-from backend.candidates.models import CandidateRound, Prediction, PredictionSet, RoundChunk
+from backend.candidates.models import (
+    CandidateRound,
+    Prediction,
+    PredictionSet,
+    RoundChunk,
+)
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.services import candidate_round_run
 from backend.common.jobs import job_create
@@ -20,7 +25,13 @@ from backend.videos.models import Dataset, Video
 from backend.videos.services import dataset_create
 from backend.vocabulary.models import Action
 from backend.vocabulary.services import vocabulary_load
-from tests.faults.celery_workers import job_finished, task_send, worker_kill, worker_log, worker_start
+from tests.faults.celery_workers import (
+    celery_worker_kill,
+    celery_worker_log,
+    celery_worker_start,
+    job_finished,
+    task_send,
+)
 from tests.faults.fake_requester import FakeRequester
 from tests.helpers import stop, wait_for
 
@@ -88,13 +99,13 @@ def test_round_killed_mid_way_finishes_once_without_duplicate_proposals(private_
     chunks = RoundChunk.objects.filter(candidate_round__dataset=killed)
     total = VIDEOS // POLICY["chunk_videos"]
 
-    first = worker_start(private_redis, tmp_path, "a", env)
+    first = celery_worker_start(private_redis, tmp_path, "a", env)
     try:
         task_send(private_redis, "mmit.candidates.run_round", [str(job.id), killed.id, SOURCES, POLICY])
         wait_for(lambda: 10 <= chunks.filter(done=True).count() < total - 40, timeout=120, interval=0.02,
                  message="the round to be under way")
     finally:
-        worker_kill(first)
+        celery_worker_kill(first)
     candidate_round = CandidateRound.objects.get(dataset=killed)
     done_before = chunks.filter(done=True).count()
     assert candidate_round.status == CandidateRound.Status.PLANNED and chunks.count() == total
@@ -103,12 +114,12 @@ def test_round_killed_mid_way_finishes_once_without_duplicate_proposals(private_
     written = Label.objects.filter(dataset=killed, round=1).count()
     assert 0 < written == chunks.filter(done=True).aggregate(n=Sum("proposed"))["n"]
 
-    second = worker_start(private_redis, tmp_path, "b", env)
+    second = celery_worker_start(private_redis, tmp_path, "b", env)
     try:
         wait_for(lambda: job_finished(job), timeout=180, message="the redelivered round to finish")
     finally:
         stop(second)
-    assert job.status == Job.Status.SUCCEEDED, job.error + worker_log(tmp_path, "b")
+    assert job.status == Job.Status.SUCCEEDED, job.error + celery_worker_log(tmp_path, "b")
     assert job.attempts == 2
     candidate_round = CandidateRound.objects.get(dataset=killed)  # the round was planned once
     assert (candidate_round.number, candidate_round.status) == (1, CandidateRound.Status.FINISHED)
@@ -150,12 +161,12 @@ def test_publish_killed_mid_way_creates_each_hit_once(dataset, private_redis, tm
     job = batch.job
     hits = Hit.objects.filter(batch=batch)
     with FakeRequester(delay=0.05, hold_at=HOLD_AT) as fake:
-        first = worker_start(private_redis, tmp_path, "a", _requester_env(fake, tmp_path))
+        first = celery_worker_start(private_redis, tmp_path, "a", _requester_env(fake, tmp_path))
         try:
             task_send(private_redis, "mmit.mturk.publish_batch", [str(job.id), batch.id])
             wait_for(fake.holding.is_set, timeout=120, interval=0.02, message="the publish to be under way")
         finally:
-            worker_kill(first)
+            celery_worker_kill(first)
         fake.release.set()
         assert len(fake.hits) == HOLD_AT
         assert hits.exclude(hit_id=None).count() == HOLD_AT - 1
@@ -163,12 +174,12 @@ def test_publish_killed_mid_way_creates_each_hit_once(dataset, private_redis, tm
         assert lost.index == HOLD_AT - 1 and lost.status == Hit.Status.PENDING
         assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING
 
-        second = worker_start(private_redis, tmp_path, "b", _requester_env(fake, tmp_path))
+        second = celery_worker_start(private_redis, tmp_path, "b", _requester_env(fake, tmp_path))
         try:
             wait_for(lambda: job_finished(job), timeout=180, message="the redelivered publish to finish")
         finally:
             stop(second)
-        assert job.status == Job.Status.SUCCEEDED, job.error + worker_log(tmp_path, "b")
+        assert job.status == Job.Status.SUCCEEDED, job.error + celery_worker_log(tmp_path, "b")
         assert job.attempts == 2
         assert job.result["existing"] == HOLD_AT - 1 and job.result["created"] == HITS - HOLD_AT + 1
         # MTurk: one HIT per token, and the only repeated token is the lost one's, refused.

@@ -21,7 +21,7 @@ from backend.mturk.services.assignments import (
     UNKNOWN_HIT,
     WORKER_MISMATCH,
 )
-from tests.engine import truth_of
+from tests.annotation.bench import truth_of
 from tests.mturk.mturk_helpers import SUBMIT_ORIGIN, assignment_id, hit_id, make_batch, worker_id
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ def hit(engine, stub):
 
 def _answers(payload, engine, *, wrong_gold: int = 0) -> dict:
     answers, broken = {}, 0
-    from tests.engine import is_gold
+    from tests.annotation.bench import is_gold
 
     for item in payload["items"]:
         value = truth_of(item["id"], engine)

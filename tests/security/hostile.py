@@ -58,7 +58,7 @@ def build_hostile(dataset, clip_factory, tmp_path, staff_client) -> dict:
     dataset.set_size = 4
     dataset.save()
 
-    from tests.engine import WorkerClient
+    from tests.annotation.bench import WorkerClient
 
     annotator = WorkerClient(PAYLOAD)
     payload = annotator.assign(dataset.name).json()["set"]

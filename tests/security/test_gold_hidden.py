@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backend.annotation.models import GoldQuestion, SetItem
-from tests.engine import is_gold, truth_of
+from tests.annotation.bench import is_gold, truth_of
 
 pytestmark = pytest.mark.django_db
 

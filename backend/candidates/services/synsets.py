@@ -1,7 +1,7 @@
 """The WordNet senses of a dataset's actions: guessed automatically, corrected by curators."""
 from __future__ import annotations
 
-from backend.candidates.lexical import guessed_synsets
+from backend.candidates.neighbours import guessed_synsets
 from backend.videos.models import Dataset
 from backend.vocabulary.models import Action
 

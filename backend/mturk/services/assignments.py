@@ -50,12 +50,12 @@ def submit_origin(raw: str | None) -> str:
     return origin
 
 
-def assignment_bind(*, assignment_id: str | None, hit_id: str | None, worker_id: str | None,
+def assignment_bind(*, assignment_id: str | None, hit_id: str | None, mturk_worker_id: str | None,
                     turk_submit_to: str | None) -> Assignment:
     """The assignment of this request, created on first sight and bound to its first worker."""
-    if not (assignment_id and hit_id and worker_id):
+    if not (assignment_id and hit_id and mturk_worker_id):
         raise Forbidden(MISSING_PARAMS)
-    if not (_ID.match(assignment_id) and _ID.match(hit_id) and _WORKER_ID.match(worker_id)):
+    if not (_ID.match(assignment_id) and _ID.match(hit_id) and _WORKER_ID.match(mturk_worker_id)):
         raise Forbidden(BAD_PARAMS)
     origin = submit_origin(turk_submit_to)
     row = Assignment.objects.select_related("worker", "hit").filter(assignment_id=assignment_id).first()
@@ -63,14 +63,14 @@ def assignment_bind(*, assignment_id: str | None, hit_id: str | None, worker_id:
         hit = Hit.objects.filter(hit_id=hit_id).first()
         if hit is None:
             raise Forbidden(UNKNOWN_HIT)
-        worker = worker_get_or_create(provider=PROVIDER, external_id=worker_id)
+        annotator = worker_get_or_create(provider=PROVIDER, external_id=mturk_worker_id)
         try:
             row, _ = Assignment.objects.get_or_create(
-                assignment_id=assignment_id, defaults={"hit": hit, "worker": worker, "turk_submit_to": origin})
+                assignment_id=assignment_id, defaults={"hit": hit, "worker": annotator, "turk_submit_to": origin})
         except IntegrityError:  # a concurrent first request won the insert
             row = Assignment.objects.get(assignment_id=assignment_id)
         row = Assignment.objects.select_related("worker", "hit").get(pk=row.pk)
-    if row.worker.external_id != worker_id:
+    if row.worker.external_id != mturk_worker_id:
         raise Forbidden(WORKER_MISMATCH)
     if row.hit.hit_id != hit_id:
         raise Forbidden(HIT_MISMATCH)

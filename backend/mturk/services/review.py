@@ -83,14 +83,14 @@ def review_run(*, gateway: Gateway, now: datetime | None = None) -> ReviewReport
         return report
     try:
         now = now or timezone.now()
-        offenders: set[int] = set()
+        offenders: set[int] = set()  # annotators (our Worker ids) whose assignments we rejected
         for hit in hits_to_review().filter(batch__sandbox=gateway.sandbox):
             report.hits += 1
             try:
                 offenders |= _review_hit(hit=hit, gateway=gateway, now=now, report=report)
             except ClientError as exc:  # e.g. a HIT deleted on the requester website: the others go on
                 report.errors.append(f"{hit.hit_id}: {error_message(exc)}")
-        _escalate(worker_ids=offenders, gateway=gateway, report=report)
+        _escalate(annotator_ids=offenders, gateway=gateway, report=report)
         report.bonuses_paid = bonuses_pay(gateway=gateway)
         report.notices_sent = notices_send(gateway=gateway)["sent"]
         report.expired = hits_expire_complete(gateway=gateway, now=now)
@@ -100,11 +100,11 @@ def review_run(*, gateway: Gateway, now: datetime | None = None) -> ReviewReport
     return report
 
 
-def _workers_by_id(external_ids: set[str]) -> dict[str, Worker]:
-    existing = {w.external_id for w in Worker.objects.filter(provider=PROVIDER, external_id__in=external_ids)}
-    Worker.objects.bulk_create([Worker(provider=PROVIDER, external_id=x) for x in external_ids - existing],
+def _annotators_by_mturk_id(mturk_worker_ids: set[str]) -> dict[str, Worker]:
+    existing = {w.external_id for w in Worker.objects.filter(provider=PROVIDER, external_id__in=mturk_worker_ids)}
+    Worker.objects.bulk_create([Worker(provider=PROVIDER, external_id=x) for x in mturk_worker_ids - existing],
                                ignore_conflicts=True)
-    return {w.external_id: w for w in Worker.objects.filter(provider=PROVIDER, external_id__in=external_ids)}
+    return {w.external_id: w for w in Worker.objects.filter(provider=PROVIDER, external_id__in=mturk_worker_ids)}
 
 
 def _rows_for(*, hit: Hit, remote: list[dict]) -> dict[str, Assignment]:
@@ -113,9 +113,9 @@ def _rows_for(*, hit: Hit, remote: list[dict]) -> dict[str, Assignment]:
     rows = {r.assignment_id: r for r in Assignment.objects.filter(assignment_id__in=ids).select_related("worker")}
     unseen = [a for a in remote if a["AssignmentId"] not in rows]
     if unseen:
-        workers = _workers_by_id({a["WorkerId"] for a in unseen})
+        annotators = _annotators_by_mturk_id({a["WorkerId"] for a in unseen})
         Assignment.objects.bulk_create([
-            Assignment(assignment_id=a["AssignmentId"], hit=hit, worker=workers[a["WorkerId"]]) for a in unseen
+            Assignment(assignment_id=a["AssignmentId"], hit=hit, worker=annotators[a["WorkerId"]]) for a in unseen
         ], ignore_conflicts=True)
         rows = {r.assignment_id: r for r in Assignment.objects.filter(assignment_id__in=ids).select_related("worker")}
     return rows
@@ -234,28 +234,28 @@ def _record(*, row: Assignment, status: str, hit: Hit, now: datetime) -> None:
         row.decided_at = row.decided_at or now
 
 
-def _escalate(*, worker_ids: set[int], gateway: Gateway, report: ReviewReport) -> None:
-    """Workers with rejected assignments: the soft block at once, the hard block past the limit."""
-    if not worker_ids:
+def _escalate(*, annotator_ids: set[int], gateway: Gateway, report: ReviewReport) -> None:
+    """Annotators with rejected assignments: the soft block at once, the hard block past the limit."""
+    if not annotator_ids:
         return
     counts = Counter(dict(
-        Assignment.objects.filter(worker_id__in=worker_ids, decided_by_us=True,
+        Assignment.objects.filter(worker_id__in=annotator_ids, decided_by_us=True,
                                   mturk_status=Assignment.MTurkStatus.REJECTED,
                                   mturk_worker_id=F("worker__external_id"))
         .values("worker_id").annotate(n=Count("id")).values_list("worker_id", "n")))
-    for worker in Worker.objects.filter(pk__in=worker_ids):
-        n = counts[worker.pk]
+    for annotator in Worker.objects.filter(pk__in=annotator_ids):
+        n = counts[annotator.pk]
         hard = policy.hard_block_reason(rejections=n)
         with transaction.atomic():
-            if not worker.blocked:
-                worker_block(worker=worker, reason=hard or policy.soft_block_reason(rejections=n))
+            if not annotator.blocked:
+                worker_block(worker=annotator, reason=hard or policy.soft_block_reason(rejections=n))
                 report.soft_blocked += 1
             if hard:
-                standing, _ = Standing.objects.get_or_create(worker=worker)
+                standing, _ = Standing.objects.get_or_create(worker=annotator)
                 if not standing.hard_wanted:
                     Standing.objects.filter(pk=standing.pk).update(hard_wanted=True, hard_reason=hard)
                     report.hard_blocked += 1
-        worker_block_sync(worker=worker, gateway=gateway)
+        worker_block_sync(worker=annotator, gateway=gateway)
 
 
 def hits_expire_complete(*, gateway: Gateway, now: datetime) -> int:

@@ -1,4 +1,4 @@
-from backend.candidates.lexical import guessed_synsets, related_actions_list, shipped_vocabulary
+from backend.candidates.neighbours import guessed_synsets, related_actions_list, shipped_vocabulary
 from backend.candidates.models import Source
 from backend.common.commands import PlatformCommand
 from backend.videos.selectors import dataset_get

@@ -7,7 +7,13 @@ from kombu import Connection
 from backend.common.jobs import job_create
 from backend.common.models import Job
 from backend.videos.models import Video
-from tests.helpers import broker_for_test, database_url_of_test_db, start_worker, stop, wait_for
+from tests.helpers import (
+    broker_for_test,
+    celery_worker_spawn,
+    database_url_of_test_db,
+    stop,
+    wait_for,
+)
 from workers.celery import app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -17,7 +23,7 @@ def test_import_runs_in_a_real_worker(dataset, clip_factory, tmp_path, settings)
     folder = clip_factory(12, corrupt=1)
     url, options, broker_env = broker_for_test(tmp_path)
     media = tmp_path / "media"
-    worker = start_worker(
+    celery_worker = celery_worker_spawn(
         {**broker_env, "DATABASE_URL": database_url_of_test_db(), "MMIT_MEDIA_ROOT": str(media)},
         log=tmp_path / "worker.log",
     )
@@ -33,7 +39,7 @@ def test_import_runs_in_a_real_worker(dataset, clip_factory, tmp_path, settings)
 
         wait_for(finished, timeout=90, message="the worker to finish the import")
     finally:
-        stop(worker)
+        stop(celery_worker)
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert job.status == Job.Status.SUCCEEDED, job.error + log[-2000:]
     assert job.result["imported"] == 12 and job.result["quarantined"] == 1

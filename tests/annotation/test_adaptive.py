@@ -5,7 +5,7 @@ import pytest
 
 from backend.annotation.models import Question
 from backend.annotation.services.consensus import questions_sweep, worker_confusions
-from tests.engine import is_gold, truth_of
+from tests.annotation.bench import is_gold, truth_of
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""The lexical sources inside the platform: per-process caches and neighbour lists.
+"""Related actions for the platform: the lexicon (``lexicon/``, plain Python) loaded once per
+process, and the neighbour lists the lexical sources (WordNet, Word2Vec) propose along.
 
 WordNet takes seconds to load and the default vectors seconds to convert, so both are loaded
 lazily, once per process (web, worker or command), keyed by the settings they came from. The
