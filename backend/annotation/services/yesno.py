@@ -23,9 +23,16 @@ from backend.annotation.services.statements import (
     questions_count_and_decide,
     taskset_lock,
 )
-from backend.common.errors import DomainError
 from backend.crowd.models import Worker
-from backend.crowd.sets.kinds import Accepted, Graded, LockedSet, SetKind, SetMessages
+from backend.crowd.sets.kinds import (
+    Accepted,
+    CoverMessages,
+    Graded,
+    LockedSet,
+    SetKind,
+    SetMessages,
+    answers_by_item,
+)
 
 SET_NOT_FOUND = "There is no such set."
 NOT_YOUR_SET = "This set belongs to another worker."
@@ -41,6 +48,7 @@ REVIEW_MESSAGE = (
 )
 ACCEPTED_MESSAGE = "Thank you! Your answers were recorded."
 GOLD_TOLERANCE = 1  # "more than one" wrong gold answer refuses the set (Section 3.1)
+COVER = CoverMessages(duplicate=DUPLICATE_ITEMS, unknown=UNKNOWN_ITEMS, missing=MISSING_ANSWERS)
 
 
 @dataclass
@@ -119,18 +127,7 @@ class YesNoSets(SetKind):
         return LockedSet(record=taskset, previous=previous, items=taskset.item_rows)
 
     def parse(self, locked: LockedSet, answers: list[dict]) -> Answered:
-        by_item: dict[uuid.UUID, dict] = {}
-        for entry in answers:
-            if entry["item"] in by_item:
-                raise DomainError(DUPLICATE_ITEMS)
-            by_item[entry["item"]] = entry
-        known = {pid for pid, *_ in locked.items}
-        unknown = set(by_item) - known
-        if unknown:
-            raise DomainError(UNKNOWN_ITEMS.format(n=len(unknown)))
-        missing = known - set(by_item)
-        if missing:
-            raise DomainError(MISSING_ANSWERS.format(n=len(missing)))
+        by_item = answers_by_item(answers, [pid for pid, *_ in locked.items], COVER)
         return Answered(value={pid: bool(by_item[pid]["answer"]) for pid, *_ in locked.items}, by_item=by_item)
 
     def grade(self, locked: LockedSet, parsed: Answered, *, worker: Worker, now) -> Graded:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from backend.candidates.neighbours import word2vec_neighbours, wordnet_neighbours
 from backend.candidates.models import CandidateSource, Relation, Source
+from backend.candidates.neighbours import word2vec_neighbours, wordnet_neighbours
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.selectors import HarvestGroup, Tally
 from backend.candidates.services.synsets import action_synsets_guess

@@ -25,8 +25,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from backend.candidates.neighbours import word_vectors, wordnet_ready
 from backend.candidates.models import CandidateRound, CandidateSource, PredictionSet, Relation, RoundChunk, Source
+from backend.candidates.neighbours import word_vectors, wordnet_ready
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.selectors import harvest_groups
 from backend.candidates.services.proposals import (

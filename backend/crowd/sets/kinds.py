@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 
+from backend.common.errors import DomainError
 from backend.common.statements import Fragment
 from backend.crowd.models import Worker
 
@@ -69,6 +70,33 @@ class Accepted:
 
     writes: list[Fragment | list[Fragment] | None]
     then: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class CoverMessages:
+    """What a worker is told when a submission does not cover the set's items exactly once."""
+
+    duplicate: str
+    unknown: str  # {n}: how many
+    missing: str  # {n}: how many
+
+
+def answers_by_item(answers: Sequence[dict], items: Sequence[uuid.UUID], messages: CoverMessages) -> dict:
+    """The entries of a submission by item (``entry["item"]``), when they answer every one of
+    ``items`` exactly once; otherwise a DomainError saying what is wrong (nothing is stored)."""
+    by_item: dict[uuid.UUID, dict] = {}
+    for entry in answers:
+        if entry["item"] in by_item:
+            raise DomainError(messages.duplicate)
+        by_item[entry["item"]] = entry
+    known = set(items)
+    unknown = set(by_item) - known
+    if unknown:
+        raise DomainError(messages.unknown.format(n=len(unknown)))
+    missing = known - set(by_item)
+    if missing:
+        raise DomainError(messages.missing.format(n=len(missing)))
+    return by_item
 
 
 class SetKind(ABC):

@@ -26,7 +26,16 @@ from backend.crowd.models import Worker
 from backend.crowd.sets import assign as engine
 from backend.crowd.sets import submit as engine_submit
 from backend.crowd.sets.assign import WORKER_BLOCKED  # noqa: F401  (the message, for callers and tests)
-from backend.crowd.sets.kinds import OPEN, Accepted, Graded, LockedSet, SetKind, SetMessages
+from backend.crowd.sets.kinds import (
+    OPEN,
+    Accepted,
+    CoverMessages,
+    Graded,
+    LockedSet,
+    SetKind,
+    SetMessages,
+    answers_by_item,
+)
 from backend.crowd.sets.submit import SubmitOutcome
 from backend.regions.conf import regions_conf
 from backend.regions.geometry import TOO_MANY_BOXES, BoxError, box_validate, grade_gold
@@ -57,6 +66,7 @@ REVIEW_MESSAGE = (
     "box the regions that show the action, tightly, and skip only images where the action is not visible."
 )
 ACCEPTED_MESSAGE = "Thank you! Your regions were recorded."
+COVER = CoverMessages(duplicate=DUPLICATE_ITEMS, unknown=UNKNOWN_ITEMS, missing=MISSING_ITEMS)
 
 
 @dataclass(frozen=True)
@@ -142,18 +152,7 @@ class DrawingSets(SetKind):
         """Every image answered once, every box a real box inside its image; DomainError otherwise."""
         conf = regions_conf()
         items: list[DrawingItem] = locked.items
-        by_item: dict[uuid.UUID, dict] = {}
-        for entry in answers:
-            if entry["item"] in by_item:
-                raise DomainError(DUPLICATE_ITEMS)
-            by_item[entry["item"]] = entry
-        known = {i.public_id for i in items}
-        unknown = set(by_item) - known
-        if unknown:
-            raise DomainError(UNKNOWN_ITEMS.format(n=len(unknown)))
-        missing = known - set(by_item)
-        if missing:
-            raise DomainError(MISSING_ITEMS.format(n=len(missing)))
+        by_item = answers_by_item(answers, [i.public_id for i in items], COVER)
         out = {}
         for item in items:
             entry = by_item[item.public_id]

@@ -1,5 +1,5 @@
-from backend.candidates.neighbours import guessed_synsets, related_actions_list, shipped_vocabulary
 from backend.candidates.models import Source
+from backend.candidates.neighbours import guessed_synsets, related_actions_list, shipped_vocabulary
 from backend.common.commands import PlatformCommand
 from backend.videos.selectors import dataset_get
 from backend.vocabulary.models import Action
