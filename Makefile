@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; override on a GPU box, e.g. `make setup TORCH=torch==2.13.0+cu126`.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# The demo's port: `make demo PORT=8123`.
+PORT ?= 8000
 
 .PHONY: setup demo test lint clean
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(PY) manage.py demo
+	$(PY) manage.py demo --port $(PORT)
 
 # The floor plan (pyproject.toml [tool.importlinter]): which app may import which.
 lint: setup

@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.static import serve
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -41,6 +43,9 @@ api = [
 login = ratelimit(key="ip", rate=settings.MMIT_LOGIN_RATE, method="POST", block=True)(admin.site.login)
 
 urlpatterns = [
+    # the front door (and the admin's "View site"): the dashboard, which sends a signed-out visitor to sign in
+    path("", RedirectView.as_view(pattern_name="dashboard:home", permanent=False), name="home"),
+    path("favicon.ico", RedirectView.as_view(url=static("app/favicon.svg"), permanent=True)),
     path("admin/login/", login, name="login"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),

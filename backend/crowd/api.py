@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from backend.common.cache import counter_add
 from backend.common.errors import Forbidden, NotFound
+from backend.crowd.policy import block_notice
 from backend.crowd.providers import identify_worker
 from backend.crowd.providers.inhouse import HEADER, link_token
 from backend.crowd.services import worker_touch
@@ -144,6 +145,8 @@ class SetAssignView(WorkView, ABC):
         if provider.is_preview(request):
             payload = self.preview(dataset=dataset, spec=spec)
             return Response({"set": payload, "detail": "" if payload else NO_WORK})
+        if worker.blocked:  # say so (and why) before anything else about their sets
+            raise Forbidden(block_notice(worker.blocked_reason))
         worker_touch(worker=worker)
         ref = provider.assignment_ref(request)
         if ref:

@@ -243,13 +243,15 @@ async function submit() {
     return;
   }
   if (status === 422) {
-    if (data.status === 'failed') { say(data.detail, 'error'); submitButton.disabled = true; return; }
+    // failed (no attempt left) or blocked (the account can take no more sets): nothing more to do here
+    if (data.status === 'failed' || data.status === 'blocked') { say(data.detail, 'error'); submitButton.disabled = true; return; }
     say(`${data.detail} (${data.attempts_left} attempt${data.attempts_left === 1 ? '' : 's'} left)`, 'warning');
     state.submissionId = null;
     refresh();
     return;
   }
   say(data.detail || `Could not submit (error ${status}).`, 'error');
+  if (status === 403) { submitButton.disabled = true; return; } // e.g. a blocked account: retrying cannot help
   refresh();
 }
 

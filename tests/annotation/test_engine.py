@@ -10,7 +10,7 @@ from backend.annotation.models import Answer, Attempt, GoldAnswer, Question, Set
 from backend.annotation.services import submit as submit_service
 from backend.annotation.services.assign import gold_count, taskset_assign, tasksets_expire
 from backend.crowd.models import Worker, WorkerEvent
-from backend.crowd.policy import block_reason
+from backend.crowd.policy import block_notice, block_reason
 from backend.crowd.services import worker_unblock
 from backend.labels.models import Label
 from tests.annotation.bench import is_gold, truth_of
@@ -221,6 +221,27 @@ def test_refusals_count_among_the_latest_graded_sets(engine, make_worker, settin
     # a window wider than the history kept counts the 62 latest
     settings.MMIT_BLOCK_REFUSAL_WINDOW = 100
     assert block_reason(w.worker) == "3 of the latest 62 graded sets refused on gold (limit 3)"
+
+
+def test_a_refusal_that_blocks_says_so_and_why_then_every_request_does(engine, make_worker, settings):
+    settings.MMIT_BLOCK_EARLY_GOLD_MIN = 999
+    w = make_worker("slipping")
+    Worker.objects.filter(pk=w.worker.pk).update(recent_refusals=0b11)  # two refusals among the latest
+    p = w.assign().json()["set"]
+    r = w.submit(p["id"], _answers(p, engine, wrong_gold=2))
+    w.worker.refresh_from_db()
+    notice = block_notice(w.worker.blocked_reason)
+    assert w.worker.blocked and "3 of the latest 20" in w.worker.blocked_reason
+    # not "(2 attempts left)": the worker is told they are blocked, why, and what now
+    assert r.status_code == 422 and r.json() == {"status": "blocked", "detail": notice, "attempts_left": 0}
+    assert notice.startswith("Your account has been blocked: 3 of your recent sets did not pass")
+    assert "contact whoever gave you this task" in notice and "gold" not in notice
+    assert TaskSet.objects.get(public_id=p["id"]).status == TaskSet.Status.CANCELLED
+    again = w.submit(p["id"], _answers(p, engine))  # not only "This set was cancelled."
+    assert again.status_code == 403 and again.json()["detail"] == notice
+    assert w.assign().status_code == 403 and w.assign().json()["detail"] == notice
+    replay = Attempt.objects.get(taskset__public_id=p["id"])
+    assert replay.response["status"] == "blocked"  # a retried submit gets the same answer
 
 
 def test_always_yes_spammer_is_caught_by_gold_accuracy(engine, make_worker):

@@ -17,13 +17,13 @@ import pytest
 from backend.annotation.models import TaskSet
 from backend.crowd.api import ALREADY_ACCEPTED
 from backend.crowd.models import Worker
+from backend.crowd.policy import block_notice
 from backend.mturk import policy
 from backend.mturk.gateway import gateway_for
 from backend.mturk.models import Assignment, Batch, Hit
 from backend.mturk.services.publish import batch_create, batch_publish
 from backend.mturk.services.review import review_run
 from backend.regions.models import DrawingSet, FrameAction
-from backend.regions.services.drawing import SET_CLOSED
 from backend.regions.services.frames import regions_select_frames
 from backend.regions.services.gold import region_gold_add
 from tests.faults.fake_requester import FakeRequester
@@ -107,7 +107,8 @@ def test_a_drawing_batch_end_to_end(frames, requester, anon_client, django_captu
     assert again["set"] is None and again["detail"] == ALREADY_ACCEPTED and "external_submit" in again
     assert DrawingSet.objects.count() == 1
 
-    # worker 2 misses every gold image three times: the set fails and nothing reaches MTurk's form
+    # worker 2 misses every gold image three times: the set fails, the worker is blocked (three refusals),
+    # and nothing reaches MTurk's form
     second = anon_client.post(f"/api/regions/work/{dataset.name}/sets/?{_mturk_query(hit.hit_id, 2)}")
     failed = second.json()["set"]
     for _ in range(3):
@@ -115,7 +116,9 @@ def test_a_drawing_batch_end_to_end(frames, requester, anon_client, django_captu
             f"/api/regions/work/sets/{failed['id']}/submit/?{_mturk_query(hit.hit_id, 2)}",
             {"submission_id": str(uuid.uuid4()), "regions": _wrong(correct_regions(failed, frames))}, format="json")
         assert outcome.status_code == 422 and "external_submit" not in outcome.json()
-    assert outcome.json() == {"status": "failed", "detail": SET_CLOSED, "attempts_left": 0}
+    blocked = Worker.objects.get(provider="mturk", external_id=worker_id(2))
+    assert outcome.json() == {"status": "blocked", "detail": block_notice(blocked.blocked_reason), "attempts_left": 0}
+    assert DrawingSet.objects.get(public_id=failed["id"]).status == "failed"
 
     # both submit on MTurk's side; the review loop approves the drawn set and rejects the failed one
     requester.assignment_submit(hit_id=hit.hit_id, assignment_id=assignment_id(1), worker_id=worker_id(1))

@@ -12,6 +12,7 @@ from backend.annotation.models import Answer, TaskSet
 from backend.annotation.services.submit import SET_CLOSED
 from backend.crowd.api import ALREADY_ACCEPTED, PREVIEW_NO_SUBMIT
 from backend.crowd.models import Worker
+from backend.crowd.policy import block_notice
 from backend.mturk.models import Assignment
 from backend.mturk.services.assignments import (
     BAD_PARAMS,
@@ -115,12 +116,28 @@ def test_a_set_refused_to_the_end_stays_closed_for_its_assignment(hit, engine, s
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
             last = turker.submit(payload["id"], _answers(payload, engine, wrong_gold=2))
-    assert last.json()["status"] == "failed" and "external_submit" not in last.json()
+    worker = Worker.objects.get(provider="mturk")  # three refusals: blocked, mirrored on MTurk by a task
+    assert worker.blocked and enqueued == [("sync_worker_block", (worker.pk,))]
+    # the last refusal says so, and why, in words for the worker; the set is closed all the same
+    assert last.json() == {"status": "blocked", "detail": block_notice(worker.blocked_reason), "attempts_left": 0}
+    assert "did not pass our quality checks" in last.json()["detail"] and "external_submit" not in last.json()
+    assert TaskSet.objects.get().status == "failed"
+    again = turker.assign()  # reloading the HIT does not hand out a fresh set to try gold on
+    assert again.status_code == 403 and again.json()["detail"] == block_notice(worker.blocked_reason)
+    assert TaskSet.objects.count() == 1
+
+
+def test_a_set_refused_to_the_end_without_a_block_stays_closed(hit, engine, settings):
+    settings.MMIT_BLOCK_EARLY_GOLD_MIN = 100
+    settings.MMIT_BLOCK_AFTER_REFUSALS = 10  # the attempts run out, the worker stays unblocked
+    turker = Turker()
+    payload = turker.assign().json()["set"]
+    for _ in range(3):
+        last = turker.submit(payload["id"], _answers(payload, engine, wrong_gold=2))
+    assert last.json() == {"status": "failed", "detail": SET_CLOSED, "attempts_left": 0}
     again = turker.assign().json()  # reloading the HIT does not hand out a fresh set to try gold on
     assert again == {"set": None, "status": "failed", "detail": SET_CLOSED}
     assert TaskSet.objects.count() == 1
-    worker = Worker.objects.get(provider="mturk")  # three refusals: blocked, mirrored on MTurk by a task
-    assert worker.blocked and enqueued == [("sync_worker_block", (worker.pk,))]
 
 
 def test_repeated_submit_records_once_and_posts_again(hit, engine):

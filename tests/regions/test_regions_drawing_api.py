@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from backend.crowd.models import Worker
+from backend.crowd.policy import block_notice
 from backend.crowd.services import worker_block
 from backend.regions import geometry as g
 from backend.regions.models import Drawing, DrawingAttempt, DrawingItem, DrawingSet, FrameAction, GoldDrawing
@@ -129,15 +130,30 @@ def test_attempts_are_capped_and_the_set_fails(drawing):
     # a box in the wrong place everywhere: boxed gold missed, the gold image to skip not skipped
     all_wrong = _miss(correct_regions(payload, drawing), [i["id"] for i in payload["items"]])
     statuses = [w.submit(payload["id"], all_wrong).json()["status"] for _ in range(3)]
+    # the third refusal both fails the set and blocks the worker (three refusals), as a bad Yes/No worker
+    assert statuses == ["refused", "refused", "blocked"]
+    assert DrawingSet.objects.get(public_id=payload["id"]).status == DrawingSet.Status.FAILED
+    w.worker.refresh_from_db()
+    assert w.worker.blocked and "refused" in w.worker.blocked_reason
+    notice = block_notice(w.worker.blocked_reason)
+    r = w.submit(payload["id"], correct_regions(payload, drawing))
+    assert r.status_code == 403 and r.json()["detail"] == notice
+    assert not Drawing.objects.exists() and set(FrameAction.objects.values_list("in_flight", flat=True)) == {0}
+    r = w.assign()  # and no more work
+    assert r.status_code == 403 and r.json()["detail"] == notice
+
+
+def test_attempts_are_capped_and_the_set_fails_without_a_block(drawing, settings):
+    settings.MMIT_BLOCK_AFTER_REFUSALS = 10  # neither rule blocks before the attempts run out
+    settings.MMIT_BLOCK_EARLY_GOLD_MIN = 100
+    w = Drawer("alice")
+    payload = w.assign().json()["set"]
+    all_wrong = _miss(correct_regions(payload, drawing), [i["id"] for i in payload["items"]])
+    statuses = [w.submit(payload["id"], all_wrong).json()["status"] for _ in range(3)]
     assert statuses == ["refused", "refused", "failed"]
     r = w.submit(payload["id"], correct_regions(payload, drawing))
     assert r.status_code == 410 and r.json()["detail"] == d.SET_CLOSED
     assert not Drawing.objects.exists() and set(FrameAction.objects.values_list("in_flight", flat=True)) == {0}
-    # three refusals: blocked like a bad Yes/No worker, and no more work
-    w.worker.refresh_from_db()
-    assert w.worker.blocked and "refused" in w.worker.blocked_reason
-    r = w.assign()
-    assert r.status_code == 403 and r.json()["detail"] == d.WORKER_BLOCKED
 
 
 def test_idempotent_submission(drawing):

@@ -9,7 +9,6 @@ from backend.annotation.models import Prompt, TaskSet
 from backend.annotation.services.yesno import YES_NO
 from backend.crowd.models import Worker
 from backend.crowd.sets import assign as engine
-from backend.crowd.sets.assign import WORKER_BLOCKED  # noqa: F401  (the message, for callers and tests)
 from backend.videos.models import Dataset
 
 

@@ -19,7 +19,7 @@ from backend.annotation.services.yesno import (  # noqa: F401  (the messages, fo
     YES_NO,
 )
 from backend.crowd.models import Worker
-from backend.crowd.sets.submit import WORKER_BLOCKED, SubmitOutcome, set_submit  # noqa: F401
+from backend.crowd.sets.submit import SubmitOutcome, set_submit
 
 
 def taskset_submit(

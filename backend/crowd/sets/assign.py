@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from backend.common.errors import Forbidden
 from backend.crowd.models import Worker
+from backend.crowd.policy import block_notice
 from backend.crowd.sets.kinds import CLOSED, EXPIRED, OPEN, SetKind
 
-WORKER_BLOCKED = "Your account cannot take new sets."
 _random = secrets.SystemRandom()  # gold positions must not be predictable
 
 
@@ -94,7 +94,7 @@ def set_assign(*, kind: SetKind, dataset, worker: Worker, spec: dict | None = No
     now = now or timezone.now()
     spec = spec or {}
     if worker.blocked:
-        raise Forbidden(WORKER_BLOCKED)
+        raise Forbidden(block_notice(worker.blocked_reason))
     sets = kind.set_model.objects
     for stale in sets.filter(worker=worker, status=OPEN, expires_at__lte=now):
         set_release(kind=kind, record=stale, status=EXPIRED, now=now)

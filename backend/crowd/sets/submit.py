@@ -23,13 +23,11 @@ from django.utils import timezone
 from backend.common.errors import DomainError, Forbidden, Gone, NotFound
 from backend.common.statements import execute_batch
 from backend.crowd.models import Worker
-from backend.crowd.policy import block_reason, recent_after
+from backend.crowd.policy import block_notice, block_reason, recent_after
 from backend.crowd.services import worker_block
 from backend.crowd.sets.assign import set_release
-from backend.crowd.sets.kinds import ACCEPTED, CANCELLED, EXPIRED, FAILED, SetKind, SetRef
+from backend.crowd.sets.kinds import ACCEPTED, CANCELLED, EXPIRED, FAILED, OPEN, SetKind, SetRef
 from backend.crowd.sets.statements import attempt_insert, set_attempted, worker_counters_add
-
-WORKER_BLOCKED = "Your account can no longer submit work."
 
 
 @dataclass
@@ -81,6 +79,11 @@ def _submit(*, kind: SetKind, worker: Worker, set_id, submission_id, answers, ex
         response = kind.attempt_model.objects.filter(**{f"{kind.attempt_set_field}_id": record.pk},
                                                      accepted=True).values_list("response", flat=True).first()
         return SubmitOutcome(True, response or {"status": "accepted"}, replay=True)
+    if worker.blocked:  # as read when the request identified the worker: say why, whatever the set's state
+        if record.status == OPEN:
+            set_release(kind=kind, record=record, status=CANCELLED, now=now)
+            return Forbidden(block_notice(worker.blocked_reason))
+        raise Forbidden(block_notice(worker.blocked_reason))
     if record.status == FAILED:
         raise Gone(messages.closed)
     if record.status in (EXPIRED, CANCELLED):
@@ -88,9 +91,6 @@ def _submit(*, kind: SetKind, worker: Worker, set_id, submission_id, answers, ex
     if record.expires_at <= now:
         set_release(kind=kind, record=record, status=EXPIRED, now=now)
         return Gone(messages.expired)
-    if worker.blocked:  # as read when the request identified the worker
-        set_release(kind=kind, record=record, status=CANCELLED, now=now)
-        return Forbidden(WORKER_BLOCKED)
 
     parsed = kind.parse(locked, answers)
     graded = kind.grade(locked, parsed, worker=worker, now=now)
@@ -108,18 +108,24 @@ def _submit(*, kind: SetKind, worker: Worker, set_id, submission_id, answers, ex
         setattr(worker, name, getattr(worker, name) + n)
     worker.recent_refusals = recent_after(worker.recent_refusals, refused=not accepted)
 
+    reason = block_reason(worker)  # this submission's outcome may block the worker: they are told so now
     then = None
     if accepted:
         work = kind.accept(locked, parsed, worker=worker, now=now)
         writes += [*work.writes, set_attempted(kind=kind, set_id=record.pk, attempts=number, accepted_at=now)]
         then = work.then
         record.status, record.closed_at, record.attempts = ACCEPTED, now, number
-        body = {"status": "accepted", "detail": messages.accepted, "attempts_left": 0}
+        body = {"status": "accepted", "detail": messages.accepted + (f" {block_notice(reason)}" if reason else ""),
+                "attempts_left": 0}
     else:
         writes.append(set_attempted(kind=kind, set_id=record.pk, attempts=number))
         record.attempts = number
-        body = ({"status": "failed", "detail": messages.closed, "attempts_left": 0} if failed
-                else {"status": "refused", "detail": messages.review, "attempts_left": left})
+        if reason:  # the block cancels the set: no attempt is left to make
+            body = {"status": "blocked", "detail": block_notice(reason), "attempts_left": 0}
+        elif failed:
+            body = {"status": "failed", "detail": messages.closed, "attempts_left": 0}
+        else:
+            body = {"status": "refused", "detail": messages.review, "attempts_left": left}
     writes.append(attempt_insert(kind=kind, set_id=record.pk, number=number, submission_id=submission_id,
                                  accepted=accepted, gold_total=graded.gold_total, missed=graded.missed,
                                  payload={**kind.attempt_payload(locked, parsed), **extra}, response=body, now=now))
@@ -128,7 +134,6 @@ def _submit(*, kind: SetKind, worker: Worker, set_id, submission_id, answers, ex
         then()
     if failed:
         set_release(kind=kind, record=record, status=FAILED, now=now)
-    reason = block_reason(worker)
     if reason:
         worker_block(worker=worker, reason=reason)
     return SubmitOutcome(accepted, body, ref=kind.ref(record))

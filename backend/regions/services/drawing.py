@@ -25,7 +25,6 @@ from backend.common.statements import among, compose, db_value, insert, table, w
 from backend.crowd.models import Worker
 from backend.crowd.sets import assign as engine
 from backend.crowd.sets import submit as engine_submit
-from backend.crowd.sets.assign import WORKER_BLOCKED  # noqa: F401  (the message, for callers and tests)
 from backend.crowd.sets.kinds import (
     OPEN,
     Accepted,
@@ -54,8 +53,7 @@ SET_NOT_FOUND = "There is no such drawing set."
 NOT_YOUR_SET = "This drawing set belongs to another worker."
 SET_EXPIRED = "This drawing set has expired; its images went back to the pool. Ask for a new set."
 SET_CLOSED = "This drawing set is closed: it was refused too many times."
-SET_CANCELLED = "This drawing set was cancelled."
-SUBMIT_BLOCKED = engine_submit.WORKER_BLOCKED
+SET_CANCELLED = "This drawing set was cancelled; ask for a new set."
 MISSING_ITEMS = "Draw boxes on every image or skip it before submitting ({n} missing)."
 UNKNOWN_ITEMS = "The submission names {n} image(s) that are not in this set."
 DUPLICATE_ITEMS = "The submission answers an image more than once."
