@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on training machines
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = ["plot_history"]
 
@@ -39,6 +40,8 @@ def plot_history(history: Sequence[dict], path: Path | str) -> Path:
     right.set(title="validation", xlabel="epoch", ylim=(0, 1))
     if right.get_legend_handles_labels()[0]:
         right.legend()
+    for axis in (left, right):  # epochs are whole numbers: no tick at 1.2 or 1.4
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

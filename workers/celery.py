@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from workers.routes import QUEUES
 
@@ -18,7 +18,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
 
 app = Celery("mmit")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = tuple(Queue(name) for name in QUEUES)
+# Each queue on an exchange of its own, bound by its own name: exactly how the producer of
+# backend/common/background.py, which has no queue list, declares a queue it routes to
+# (workers/routes.py), so both apps publish a task to the same exchange and key.
+app.conf.task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in QUEUES)
 app.conf.include = [
     "workers.tasks.videos",
     "workers.tasks.annotation",

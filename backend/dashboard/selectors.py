@@ -23,6 +23,7 @@ from backend.common.models import Job
 from backend.crowd.models import Worker
 from backend.labels.models import Label
 from backend.mturk.selectors import batch_list, hit_list, worker_list
+from backend.simulation.report import SIMULATION_JOB
 from backend.training.selectors import run_list
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.selectors import action_list
@@ -57,10 +58,14 @@ def dataset_overview(dataset: Dataset) -> dict:
 
 
 def dataset_spend(dataset: Dataset) -> dict:
-    """What was spent against the budget (crowd providers that pay record their cost)."""
+    """What was spent against the budget (crowd providers that pay record their cost), and what
+    the latest simulated crowd would have cost (simulated money: never counted as spent)."""
     spent = float(sum(b.spent for b in batch_list().filter(dataset=dataset)))
     budget = float(dataset.budget)
-    return {"spent": spent, "budget": budget, "fraction": min(1.0, spent / budget) if budget else 0.0}
+    simulation = Job.objects.filter(kind=SIMULATION_JOB, params__dataset=dataset.name, status=Job.Status.SUCCEEDED) \
+        .order_by("-created_at").values_list("result", flat=True).first()
+    return {"spent": spent, "budget": budget, "fraction": min(1.0, spent / budget) if budget else 0.0,
+            "simulated": (simulation or {}).get("cost")}
 
 
 def running_jobs(dataset: Dataset | None = None, limit: int = 20):
@@ -97,6 +102,7 @@ def worker_rows(*, dataset: Dataset | None = None, offset: int = 0, limit: int =
             "agreement": a["agree"] / a["n"] if a and a["n"] else None,
             "median_ms": statistics.median(durations[w.pk]) if durations[w.pk] else None,
         })
+        rows[-1]["median_s"] = rows[-1]["median_ms"] / 1000 if rows[-1]["median_ms"] is not None else None
     return rows
 
 

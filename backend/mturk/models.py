@@ -31,6 +31,7 @@ class HitType(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "HIT type"
         constraints = [models.UniqueConstraint(fields=["sandbox", "config_hash"], name="mturk_hittype_once")]
 
     def __str__(self) -> str:
@@ -90,6 +91,7 @@ class Batch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "batches"
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -119,6 +121,7 @@ class Hit(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name, verbose_name_plural = "HIT", "HITs"
         ordering = ["batch", "index"]
         constraints = [models.UniqueConstraint(fields=["batch", "index"], name="mturk_hit_index_once")]
         indexes = [models.Index(fields=["status"])]
@@ -188,6 +191,7 @@ class Bonus(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "bonuses"
         ordering = ["id"]
 
 

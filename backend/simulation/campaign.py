@@ -59,7 +59,7 @@ class Campaign:
         # A fresh population per invocation: workers are global, and a worker blocked in an earlier
         # simulation must not start this one blocked.
         stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
-        self.workers = make_workers(groups, seed=seed, prefix=f"sim-{dataset.name}-{stamp}-")
+        self.workers = make_workers(groups, seed=seed, run=f"sim-{dataset.name}-{stamp}")
         self.clients: dict[str, ApiClient] = {}
         self.truth_by_video = self._truth_by_video()
         self.by_content = {

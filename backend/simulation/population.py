@@ -74,12 +74,15 @@ def load_groups(path: Path) -> list[Group]:
     return groups
 
 
-def make_workers(groups: list[Group], *, seed: int, prefix: str) -> list[SimWorker]:
+def make_workers(groups: list[Group], *, seed: int, run: str) -> list[SimWorker]:
     """The population, each worker coming online at a random moment of the first minute, so
-    that work is not handed out group by group (the first sets would all go to the first group)."""
+    that work is not handed out group by group (the first sets would all go to the first group).
+
+    Names read ``<group>-<n>@<run>``: what tells workers apart comes first (pages that shorten
+    long ids keep it), and the run keeps every simulation's workers its own."""
     master = random.Random(seed)
     workers = [
-        SimWorker(name=f"{prefix}{g.name}-{i:03d}", group=g, rng=random.Random(master.getrandbits(64)))
+        SimWorker(name=f"{g.name}-{i:03d}@{run}", group=g, rng=random.Random(master.getrandbits(64)))
         for g in groups for i in range(g.count)
     ]
     for w in workers:

@@ -179,7 +179,7 @@ class RegionsCampaign:
         self.boxes = by_video(dataset, boxes)
         self.pool = urllib3.PoolManager(maxsize=self.concurrency * 2, block=True)
         stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
-        self.workers = make_workers(groups, seed=seed, prefix=f"simr-{dataset.name}-{stamp}-")
+        self.workers = make_workers(groups, seed=seed, run=f"simr-{dataset.name}-{stamp}")
         self.clients: dict[str, RegionsClient] = {}
         self.shows: dict[str, tuple[int, Box | None]] = {}  # content hash -> (video, box shown or None)
         self.hashed: set[str] = set()

@@ -72,7 +72,7 @@ def test_seeded_comparison_report(campaign_files, capsys):
         assert total["workers"]["random"]["blocked"] + total["workers"]["always-yes"]["blocked"] == 2
         assert total["careful_blocked"] == 0.0
         assert total["precision"] >= 0.95
-        assert Worker.objects.filter(external_id__startswith=f"sim-{dataset}-", blocked=True,
+        assert Worker.objects.filter(external_id__contains=f"@sim-{dataset}-", blocked=True,
                                      group__in=["random", "always-yes"]).count() == 2
         # the simulator never touched the original dataset's videos: the clones hold copies
         assert Video.objects.filter(dataset__name=dataset).count() == 30

@@ -67,7 +67,7 @@ def test_simulated_crowd_runs_the_whole_pipeline_and_exports(dataset, clip_facto
     blocked = report["workers_blocked"]
     assert blocked["random"]["blocked"] + blocked["always-yes"]["blocked"] == 2
     assert blocked["careful"]["blocked"] == 0
-    assert Worker.objects.filter(external_id__startswith="simr-", group="careful", blocked=True).count() == 0
+    assert Worker.objects.filter(external_id__contains="@simr-", group="careful", blocked=True).count() == 0
     assert report["http_errors"] == 0
     assert "Action Regions simulation" in printed and "workers blocked" in printed
 

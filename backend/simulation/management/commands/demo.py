@@ -28,7 +28,7 @@ VOCABULARY = Path(__file__).resolve().parents[3] / "vocabulary" / "data" / "mmit
 WORKERS = Path(__file__).resolve().parents[2] / "examples" / "workers.json"
 ANNOTATOR = "demo-annotator"
 PORT_BUSY = ("Port {port} on {host} is already in use (another demo or server is running there). Stop it, or "
-             "run the demo on another port: make demo PORT=8123")
+             "run the demo on another port: make demo PORT={free}")
 SERVER_STOPPED = "The {what} stopped (exit code {code}); its messages are above."
 
 
@@ -60,7 +60,8 @@ class Command(PlatformCommand):
     def handle(self, *args, **opts):
         host, port = opts["host"], opts["port"]
         if not opts["setup_only"] and not port_free(host, port):
-            raise CommandError(PORT_BUSY.format(host=host, port=port))
+            free = next((p for p in range(port + 1, port + 100) if port_free(host, p)), 8123)
+            raise CommandError(PORT_BUSY.format(host=host, port=port, free=free))
         base = f"http://{host}:{port}"
         if "MMIT_SITE_URL" not in os.environ:
             # links made here and by the servers started below use the port in use
@@ -74,7 +75,7 @@ class Command(PlatformCommand):
         annotator = worker_get_or_create(provider="inhouse", external_id=ANNOTATOR)
         queued = demo_questions_ensure(dataset=dataset, truth=load_truth(folder / "truth.csv"), annotator=annotator)
         if queued:
-            self.stdout.write(f"Queued {queued} fresh questions for you (the simulated crowd answered all the others).")
+            self.stdout.write(f"Queued {queued} fresh questions for the annotator link below.")
         site = settings.SITE_URL.rstrip("/")
         password = curator.password or ("unchanged (you changed it; `python manage.py changepassword curator` "
                                         "sets a new one)")

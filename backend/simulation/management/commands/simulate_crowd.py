@@ -8,7 +8,7 @@ from backend.simulation.campaign import Campaign
 from backend.simulation.client import LocalServer
 from backend.simulation.clone import dataset_clone_initial
 from backend.simulation.population import load_groups
-from backend.simulation.report import MTURK_FEE, format_table
+from backend.simulation.report import MTURK_FEE, format_table, simulation_record
 from backend.simulation.truth import load_truth
 from backend.videos.selectors import dataset_get
 
@@ -75,6 +75,7 @@ class Command(PlatformCommand):
                                     candidate_sources=sources, log=self.stdout.write)
                 result = campaign.run(opts["rounds"])
                 report["runs"][name] = {"dataset": target.name, "rounds": result.rounds, "total": result.total}
+                simulation_record(dataset_name=target.name, total=result.total, report_path=str(opts["report"]))
         finally:
             if server is not None:
                 server.__exit__(None, None, None)
