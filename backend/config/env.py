@@ -16,6 +16,18 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def env_str_or_recorded(name: str, recorded: Path, default: str) -> str:
+    """The variable when set, else the value recorded in the file ``recorded`` (written by a
+    command that knows better than the default, e.g. the demo's address), else ``default``."""
+    value = os.environ.get(name)
+    if value is not None:
+        return value
+    try:
+        return recorded.read_text().strip() or default
+    except OSError:
+        return default
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from backend.config.env import env_bool, env_int, env_list, env_paths, env_str
+from backend.config.env import env_bool, env_int, env_list, env_paths, env_str, env_str_or_recorded
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(env_str("MMIT_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -22,7 +22,9 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # The public base URL of the site (MTurk's ExternalQuestion and signed links need absolute URLs).
-SITE_URL = env_str("MMIT_SITE_URL", "http://127.0.0.1:8000")
+# Unset, it is the address `manage.py demo` last served on (recorded under var/), so the links
+# other commands print (worker_link) reach the running demo whatever its port.
+SITE_URL = env_str_or_recorded("MMIT_SITE_URL", VAR_DIR / "site-url", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

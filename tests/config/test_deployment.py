@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -166,6 +167,32 @@ def test_demo_serves_a_working_site_from_nothing(tmp_path):
         assert "Swagger" in opener.open(f"{base}/api/docs/").read().decode()
         css = opener.open(f"{base}/static/admin/css/base.css")
         assert css.status == 200
+        assert opener.open(f"{base}/").url == f"{base}/dashboard/"  # the front door: the dashboard
     finally:
         stop(proc)
     assert (tmp_path / "var" / "db.sqlite3").exists() and (tmp_path / "var" / "broker").is_dir()
+    # later commands print links to the port the demo served on
+    link = _run([sys.executable, "manage.py", "worker_link", "bob", "--dataset", "demo"], env, timeout=120)
+    assert link.returncode == 0 and link.stdout.strip().startswith(f"{base}/annotate/demo/?w="), link.stderr
+    # a second demo keeps the curator's password (and says it is the one that works)
+    again = _run([sys.executable, "manage.py", "demo", "--port", str(port), "--setup-only", "--no-simulate"], env,
+                 timeout=300)
+    assert again.returncode == 0 and f"curator login : curator / {password}\n" in again.stdout, again.stderr
+
+
+def test_demo_on_a_busy_port_stops_before_anything_with_a_clear_message(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _run([sys.executable, "manage.py", "demo", "--port", str(port)], {"MMIT_VAR_DIR": str(tmp_path)},
+                    timeout=60)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and done.stdout == "" and len(lines) == 1, done.stdout + done.stderr
+    assert f"Port {port} on 127.0.0.1 is already in use" in lines[0] and "make demo PORT=" in lines[0]
+    assert not (tmp_path / "imports").exists()  # nothing was generated, imported or simulated
+
+
+def test_make_demo_takes_the_port():
+    dry = subprocess.run(["make", "-n", "demo", "PORT=8123"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0 and "manage.py demo --port 8123" in dry.stdout

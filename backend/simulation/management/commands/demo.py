@@ -27,6 +27,7 @@ from backend.vocabulary.services import vocabulary_load
 VOCABULARY = Path(__file__).resolve().parents[3] / "vocabulary" / "data" / "mmit_v2_292.txt"
 WORKERS = Path(__file__).resolve().parents[2] / "examples" / "workers.json"
 ANNOTATOR = "demo-annotator"
+SITE_URL_FILE = "site-url"  # read back by the settings (SITE_URL) when MMIT_SITE_URL is unset
 PORT_BUSY = ("Port {port} on {host} is already in use (another demo or server is running there). Stop it, or "
              "run the demo on another port: make demo PORT={free}")
 SERVER_STOPPED = "The {what} stopped (exit code {code}); its messages are above."
@@ -64,8 +65,11 @@ class Command(PlatformCommand):
             raise CommandError(PORT_BUSY.format(host=host, port=port, free=free))
         base = f"http://{host}:{port}"
         if "MMIT_SITE_URL" not in os.environ:
-            # links made here and by the servers started below use the port in use
+            # links made here, by the servers started below and by later commands (worker_link,
+            # which read it back through the settings) use the address in use
             os.environ["MMIT_SITE_URL"] = settings.SITE_URL = base
+            settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+            (settings.VAR_DIR / SITE_URL_FILE).write_text(base + "\n")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         curator = demo_curator_ensure(var_dir=settings.VAR_DIR)
