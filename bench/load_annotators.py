@@ -335,7 +335,9 @@ class Annotator:
                 self.ledger.unknown.add(set_id)
             return "unknown"
         kind = (data or {}).get("status")
-        if status in (200, 422) and kind in ("accepted", "refused", "failed"):
+        # graded: accepted, refused (review and resubmit), failed (no attempt left) or blocked
+        # (this submission blocked the annotator: a new one takes the seat)
+        if status in (200, 422) and kind in ("accepted", "refused", "failed", "blocked"):
             with self.ledger.lock:
                 self.ledger.graded[(set_id, submission)] = status == 200
                 if status == 200:

@@ -11,6 +11,9 @@ from backend.common.errors import DomainError
 from backend.common.models import Job
 
 ProgressFn = Callable[[int, int, str], None]
+# A finished crowd simulation is kept as a job of this kind (its result: what the simulated crowd
+# would have cost, its answers): written by the simulation app, shown by the dashboard as simulated.
+SIMULATION = "simulate_crowd"
 
 
 def job_create(*, kind: str, params: dict[str, Any] | None = None, user=None) -> Job:

@@ -19,11 +19,11 @@ from backend.candidates.selectors import (
     round_list,
     source_list,
 )
+from backend.common.jobs import SIMULATION
 from backend.common.models import Job
 from backend.crowd.models import Worker
 from backend.labels.models import Label
 from backend.mturk.selectors import batch_list, hit_list, worker_list
-from backend.simulation.report import SIMULATION_JOB
 from backend.training.selectors import run_list
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.selectors import action_list
@@ -62,7 +62,7 @@ def dataset_spend(dataset: Dataset) -> dict:
     the latest simulated crowd would have cost (simulated money: never counted as spent)."""
     spent = float(sum(b.spent for b in batch_list().filter(dataset=dataset)))
     budget = float(dataset.budget)
-    simulation = Job.objects.filter(kind=SIMULATION_JOB, params__dataset=dataset.name, status=Job.Status.SUCCEEDED) \
+    simulation = Job.objects.filter(kind=SIMULATION, params__dataset=dataset.name, status=Job.Status.SUCCEEDED) \
         .order_by("-created_at").values_list("result", flat=True).first()
     return {"spent": spent, "budget": budget, "fraction": min(1.0, spent / budget) if budget else 0.0,
             "simulated": (simulation or {}).get("cost")}

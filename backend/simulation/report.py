@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from backend.annotation.models import Answer, Attempt, GoldAnswer, TaskSet
-from backend.common.jobs import job_create, job_finish, job_progress_reporter, job_start
+from backend.common.jobs import SIMULATION, job_create, job_finish, job_progress_reporter, job_start
 from backend.crowd.models import Worker
 from backend.labels.models import Label
 from backend.vocabulary.models import Action
 
 MTURK_FEE = 0.20  # 40% applies only to HITs with 10 or more assignments; a set is one assignment
-SIMULATION_JOB = "simulate_crowd"  # the kind of job a finished simulation is kept as
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def format_table(report: dict) -> str:
 def simulation_record(*, dataset_name: str, total: dict, report_path: str) -> None:
     """Keep a finished simulation as a job of the dataset, so the dashboard shows what the crowd
     would have cost (as simulated money, never as spend)."""
-    job = job_create(kind=SIMULATION_JOB, params={"dataset": dataset_name, "report": report_path})
+    job = job_create(kind=SIMULATION, params={"dataset": dataset_name, "report": report_path})
     job_start(job_id=job.id)
     job_progress_reporter(job_id=job.id)(1, 1, f"${total.get('cost', 0):.2f} simulated, {total.get('answers', 0)} "
                                               "answers (no money spent)")
