@@ -12,6 +12,7 @@ import os
 from celery import Celery
 from kombu import Exchange, Queue
 
+from backend.config.env import env_int
 from workers.routes import QUEUES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
@@ -30,6 +31,7 @@ app.conf.include = [
     "workers.tasks.regions",
     "workers.tasks.releases",
     "workers.tasks.training",
+    "workers.tasks.summaries",
 ]
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
 app.conf.beat_schedule = {
@@ -38,6 +40,9 @@ app.conf.beat_schedule = {
     "reap-stuck-runs": {"task": "mmit.training.reap_runs", "schedule": 600.0},
     "regions-advance": {"task": "mmit.regions.advance_all", "schedule": 60.0},
     "regions-expire-drawing-sets": {"task": "mmit.regions.expire_drawing_sets", "schedule": 60.0},
+    # the summaries large datasets' pages read (backend/common/summaries.py)
+    "summaries-refresh": {"task": "mmit.summaries.refresh",
+                          "schedule": float(env_int("MMIT_SUMMARY_REFRESH_SECONDS", 60))},
 }
 
 

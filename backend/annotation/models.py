@@ -26,6 +26,10 @@ class Prompt(models.TextChoices):
     RECOGNISABLE = "recognisable", "Is the action recognisable in this crop?"
 
 
+# Open and still short of answers once those in flight come in: what a set can take.
+AVAILABLE = models.Q(state="open", needed__gt=models.F("answers") + models.F("in_flight"))
+
+
 class Question(models.Model):
     class State(models.TextChoices):
         OPEN = "open"
@@ -58,6 +62,13 @@ class Question(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["dataset", "prompt", "state", "action"]),
+            # The queues a set is assembled from: the open questions of a dataset's prompt that still
+            # need answers beyond those in flight, of one action or of all, oldest first. Assignment
+            # reads them in index order and stops after a set's worth, whatever the pool's size:
+            # the rows it passes over are only those this worker was shown (their own history)
+            # and those other transactions hold locked this instant.
+            models.Index(fields=["dataset", "prompt", "action", "id"], condition=AVAILABLE, name="question_open_by_action"),
+            models.Index(fields=["dataset", "prompt", "id"], condition=AVAILABLE, name="question_open_oldest"),
         ]
 
     def __str__(self) -> str:
@@ -118,6 +129,8 @@ class TaskSet(models.Model):
         indexes = [
             models.Index(fields=["worker", "status"]),
             models.Index(fields=["status", "expires_at"]),
+            # a worker's latest set of a queue (assignment keeps them on its action)
+            models.Index(fields=["worker", "dataset", "prompt", "id"], name="taskset_worker_latest"),
         ]
 
     def __str__(self) -> str:

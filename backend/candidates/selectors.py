@@ -1,8 +1,9 @@
 """Reads of candidate generation: harvest rates, rounds, relations, sources.
 
 The harvest rate of the paper is the share of Yes consensus among the decided proposals
-(positive / (positive + negative + ambiguous)). It is computed from the labels every time,
-in one grouped query, because the crowd keeps deciding a round's questions after it ends.
+(positive / (positive + negative + ambiguous)). It is counted from the labels, in one grouped
+query, because the crowd keeps deciding a round's questions after it ends: by a round itself
+every time, by pages through the ``harvest`` summary (live while the dataset is small).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.db.models import Count, Q, QuerySet
 
 from backend.candidates.models import CandidateRound, CandidateSource, Relation, Source
 from backend.common.errors import DomainError, NotFound
+from backend.common.summaries import summary_kind, summary_read
 from backend.labels.models import Label
 from backend.videos.models import Dataset
 
@@ -56,9 +58,10 @@ class HarvestGroup:
     tally: Tally
 
 
-def harvest_groups(*, dataset: Dataset, round_number: int | None = None) -> list[HarvestGroup]:
-    """Tallies of every (source, relation, round) of the dataset's proposals, in one query."""
-    labels = Label.objects.filter(dataset=dataset, source__in=CANDIDATE_SOURCES).exclude(state=Label.State.MERGED)
+def _harvest_rows(dataset_id: int, round_number: int | None = None) -> list[list]:
+    """``[source, relation id, round, asked, decided, yes]`` of every group, in one grouped query."""
+    labels = Label.objects.filter(dataset_id=dataset_id, source__in=CANDIDATE_SOURCES).exclude(
+        state=Label.State.MERGED)
     if round_number is not None:
         labels = labels.filter(round=round_number)
     rows = (
@@ -70,12 +73,29 @@ def harvest_groups(*, dataset: Dataset, round_number: int | None = None) -> list
         )
         .order_by()
     )
+    return [[r["source"], r["relation_id"], r["round"], r["asked"], r["decided"], r["yes"]] for r in rows]
+
+
+@summary_kind("harvest")
+def harvest_count(dataset_id: int) -> tuple[dict, int]:
+    """The harvest groups as a summary: pages and the API read it, live while the dataset is small
+    and from the summaries job once it is large; rounds read the labels themselves (``fresh``)."""
+    rows = _harvest_rows(dataset_id)
+    return {"groups": rows}, sum(r[3] for r in rows)
+
+
+def harvest_groups(*, dataset: Dataset, round_number: int | None = None, fresh: bool = False) -> list[HarvestGroup]:
+    """Tallies of every (source, relation, round) of the dataset's proposals: counted now when
+    ``fresh`` (a round deciding which sources stop), else from the harvest summary."""
+    if fresh:
+        rows = _harvest_rows(dataset.pk, round_number)
+    else:
+        rows = [r for r in summary_read("harvest", dataset.pk).data["groups"]
+                if round_number is None or r[2] == round_number]
     return [
-        HarvestGroup(
-            source=row["source"], relation_id=row["relation_id"], round=row["round"],
-            tally=Tally(asked=row["asked"], decided=row["decided"], yes=row["yes"]),
-        )
-        for row in rows
+        HarvestGroup(source=source, relation_id=relation_id, round=number,
+                     tally=Tally(asked=asked, decided=decided, yes=yes))
+        for source, relation_id, number, asked, decided, yes in rows
     ]
 
 

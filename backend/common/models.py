@@ -46,3 +46,20 @@ class Job(models.Model):
     @property
     def fraction(self) -> float:
         return min(1.0, self.done / self.total) if self.total else 0.0
+
+
+class Summary(models.Model):
+    """The stored result of a summary (``backend/common/summaries.py``): counts a page shows,
+    recounted by a job once counting them live would keep the page waiting."""
+
+    key = models.CharField(max_length=128, primary_key=True)  # "<kind>:<dataset id>"
+    data = models.JSONField(default=dict)
+    rows = models.BigIntegerField(default=0, help_text="Rows the count read: its cost.")
+    seconds = models.FloatField(default=0, help_text="How long the count took.")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "summaries"
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.rows} rows, {self.computed_at:%Y-%m-%d %H:%M:%S})"

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -319,3 +320,8 @@ MMIT_REGIONS_MIN_BOX_PX = float(env_str("MMIT_REGIONS_MIN_BOX_PX", "4"))
 MMIT_REGIONS_IMAGE_FORMAT = env_str("MMIT_REGIONS_IMAGE_FORMAT", "jpeg")
 MMIT_REGIONS_EXPORT_DIR = Path(env_str("MMIT_REGIONS_EXPORT_DIR", str(VAR_DIR / "exports" / "regions")))
 MMIT_REGIONS_BRODEN_SIZE = env_int("MMIT_REGIONS_BRODEN_SIZE", 224)
+# Summaries (backend/common/summaries.py): counts a page shows are counted live while a count reads
+# fewer rows than this; above it they are stored, and the beat job recounts them every
+# MMIT_SUMMARY_REFRESH_SECONDS (pages say when they were counted).
+MMIT_SUMMARY_LIVE_ROWS = env_int("MMIT_SUMMARY_LIVE_ROWS", 200_000)
+MMIT_SUMMARY_REFRESH_SECONDS = env_int("MMIT_SUMMARY_REFRESH_SECONDS", 60)

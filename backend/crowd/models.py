@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 
 
 class Worker(models.Model):
@@ -33,6 +34,8 @@ class Worker(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["provider", "external_id"], name="worker_unique_identity"),
         ]
+        # the workers pages list the busiest first, a page at a time
+        indexes = [models.Index(F("answers_count").desc(), "id", name="worker_busiest")]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.external_id}"

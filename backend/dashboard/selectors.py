@@ -7,7 +7,7 @@ import statistics
 from collections import defaultdict
 
 from django.core.files.storage import default_storage
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from backend.annotation.models import Answer, Question, TaskSet
 from backend.candidates.models import Relation
@@ -21,6 +21,8 @@ from backend.candidates.selectors import (
 )
 from backend.common.jobs import SIMULATION
 from backend.common.models import Job
+from backend.common.pages import KeysetPage, keyset_page
+from backend.common.summaries import summary_kind, summary_read
 from backend.crowd.models import Worker
 from backend.labels.models import Label
 from backend.mturk.selectors import batch_list, hit_list, worker_list
@@ -33,28 +35,44 @@ def datasets() -> QuerySet[Dataset]:
     return Dataset.objects.order_by("name")
 
 
-def dataset_overview(dataset: Dataset) -> dict:
-    videos = Video.objects.filter(dataset=dataset).aggregate(
+@summary_kind("overview")
+def overview_count(dataset_id: int) -> tuple[dict, int]:
+    """Everything the overview and home pages count about a dataset, with the rows it read (a
+    summary: counted live while small, by the summaries job once large)."""
+    from django.db.models.functions import TruncDate
+
+    videos = Video.objects.filter(dataset_id=dataset_id).aggregate(
         ok=Count("id", filter=Q(status=Video.Status.OK)),
         quarantined=Count("id", filter=Q(status=Video.Status.QUARANTINED)),
     )
-    questions = Question.objects.filter(dataset=dataset).aggregate(
+    questions = Question.objects.filter(dataset_id=dataset_id).aggregate(
         total=Count("id"), open=Count("id", filter=Q(state=Question.State.OPEN)),
         decided=Count("id", filter=Q(state=Question.State.DECIDED)),
     )
-    labels = Label.objects.filter(dataset=dataset).aggregate(
+    labels = Label.objects.filter(dataset_id=dataset_id).aggregate(
         positive=Count("id", filter=Q(state=Label.State.POSITIVE)),
         negative=Count("id", filter=Q(state=Label.State.NEGATIVE)),
         ambiguous=Count("id", filter=Q(state=Label.State.AMBIGUOUS)),
         pending=Count("id", filter=Q(state=Label.State.PENDING)),
+        total=Count("id"),
     )
-    sets = TaskSet.objects.filter(dataset=dataset).aggregate(
+    sets = TaskSet.objects.filter(dataset_id=dataset_id).aggregate(
         accepted=Count("id", filter=Q(status=TaskSet.Status.ACCEPTED)), total=Count("id"))
-    return {
-        "videos": videos, "questions": questions, "labels": labels, "sets": sets,
-        "answers": Answer.objects.filter(question__dataset=dataset).count(),
-        "spend": dataset_spend(dataset),
-    }
+    per_day = [[str(r["day"]), r["n"]] for r in Answer.objects.filter(taskset__dataset_id=dataset_id)
+               .annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id")).order_by("day")]
+    per_action = [[r["name"], r["n"]] for r in Label.objects.filter(dataset_id=dataset_id, state=Label.State.POSITIVE)
+                  .values(name=F("action__name")).annotate(n=Count("id")).order_by("-n", "name")[:40]]
+    answers = sum(n for _, n in per_day)
+    data = {"videos": videos, "questions": questions, "labels": labels, "sets": sets, "answers": answers,
+            "per_day": per_day, "per_action": per_action}
+    rows = videos["ok"] + videos["quarantined"] + questions["total"] + labels["total"] + sets["total"] + answers
+    return data, rows
+
+
+def dataset_overview(dataset: Dataset) -> dict:
+    """The overview's counters and charts (``counted`` says when they were counted) and spend."""
+    counted = summary_read("overview", dataset.pk)
+    return {**counted.data, "spend": dataset_spend(dataset), "counted": counted}
 
 
 def dataset_spend(dataset: Dataset) -> dict:
@@ -79,16 +97,15 @@ def worker_rows(*, dataset: Dataset | None = None, offset: int = 0, limit: int =
     """Workers with gold accuracy, agreement with consensus, median answer time, refusals."""
     workers = Worker.objects.all()
     if dataset is not None:
-        workers = workers.filter(sets__dataset=dataset).distinct()
+        # a semi-join, checked per worker on the set index, not a distinct over every set
+        workers = workers.filter(Exists(TaskSet.objects.filter(worker=OuterRef("pk"), dataset=dataset)))
     page = list(workers.order_by("-answers_count", "id")[offset: offset + limit])
     ids = [w.pk for w in page]
-    agreement = {
-        r["worker_id"]: r for r in Answer.objects.filter(worker_id__in=ids, question__state=Question.State.DECIDED)
-        .exclude(question__decision="ambiguous").values("worker_id").annotate(
-            n=Count("id"),
-            agree=Count("id", filter=Q(value=True, question__decision="positive")
-                        | Q(value=False, question__decision="negative")))
-    }
+    if dataset is not None:
+        agreement = {int(k): {"n": n, "agree": agree}
+                     for k, (n, agree) in summary_read("agreement", dataset.pk).data["workers"].items()}
+    else:
+        agreement = {r["worker_id"]: r for r in _agreement(Answer.objects.filter(worker_id__in=ids))}
     durations = defaultdict(list)
     for wid, ms in (Answer.objects.filter(worker_id__in=ids).exclude(duration_ms=None)
                     .order_by("-id").values_list("worker_id", "duration_ms")[:50 * max(1, len(ids))]):
@@ -106,16 +123,32 @@ def worker_rows(*, dataset: Dataset | None = None, offset: int = 0, limit: int =
     return rows
 
 
-def label_page(*, dataset: Dataset, action: str = "", state: str = "", source: str = "", offset: int = 0,
-               limit: int = 50):
-    qs = Label.objects.filter(dataset=dataset).select_related("video", "action").order_by("video__name", "action__name")
+def _agreement(answers: QuerySet) -> QuerySet:
+    """Per worker: answers to questions decided positive or negative, and how many agreed."""
+    return (answers.filter(question__state=Question.State.DECIDED).exclude(question__decision="ambiguous")
+            .values("worker_id").annotate(n=Count("id"), agree=Count(
+                "id", filter=Q(value=True, question__decision="positive") | Q(value=False, question__decision="negative")))
+            .order_by())
+
+
+@summary_kind("agreement")
+def agreement_count(dataset_id: int) -> tuple[dict, int]:
+    """Every annotator's agreement with the consensus on a dataset (a summary the workers page reads)."""
+    rows = list(_agreement(Answer.objects.filter(taskset__dataset_id=dataset_id)))
+    return {"workers": {str(r["worker_id"]): [r["n"], r["agree"]] for r in rows}}, sum(r["n"] for r in rows)
+
+
+def label_page(*, dataset: Dataset, action: str = "", state: str = "", source: str = "", after: int | None = None,
+               before: int | None = None, limit: int = 50) -> KeysetPage:
+    """One keyset page of the dataset's labels in id order (the order they were added), filtered."""
+    qs = Label.objects.filter(dataset=dataset)
     if action:
         qs = qs.filter(action__name=action)
     if state:
         qs = qs.filter(state=state)
     if source:
         qs = qs.filter(source=source)
-    return qs.count(), list(qs[offset: offset + limit])
+    return keyset_page(qs.select_related("video", "action"), after=after, before=before, limit=limit)
 
 
 def video_detail(*, dataset: Dataset, video_id: int):
@@ -129,19 +162,6 @@ def video_detail(*, dataset: Dataset, video_id: int):
             "question_id", "question__label_id", "worker__external_id", "value", "excluded")):
         answers[label_id].append({"worker": worker, "value": value, "excluded": excluded})
     return video, [(label, answers.get(label.pk, [])) for label in labels]
-
-
-def answers_per_day(dataset: Dataset) -> list[dict]:
-    from django.db.models.functions import TruncDate
-
-    return list(Answer.objects.filter(question__dataset=dataset).annotate(day=TruncDate("created_at"))
-                .values("day").annotate(n=Count("id")).order_by("day"))
-
-
-def label_counts_by_action(dataset: Dataset, limit: int = 40) -> list[dict]:
-    return list(Label.objects.filter(dataset=dataset, state=Label.State.POSITIVE).values(name=F("action__name"))
-                .annotate(n=Count("id")).order_by("-n", "name")[:limit])
-
 
 
 def home_rows() -> list[tuple[Dataset, dict]]:
@@ -199,7 +219,7 @@ def mturk_page(*, dataset: Dataset, batch_id: str | None) -> dict:
     batches = list(batch_list().filter(dataset=dataset)[:30])
     selected = next((b for b in batches if str(b.public_id) == batch_id), batches[0] if batches else None)
     return {"batches": batches, "selected": selected, "hits": list(hit_list(batch=selected)[:200]) if selected else [],
-            "workers": list(worker_list().filter(pk__in=Worker.objects.filter(sets__dataset=dataset).values("pk"))
+            "workers": list(worker_list().filter(Exists(TaskSet.objects.filter(worker=OuterRef("pk"), dataset=dataset)))
                             [:100])}
 
 

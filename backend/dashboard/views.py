@@ -7,6 +7,7 @@ background work starts through each job's ``*_start`` service.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -22,11 +23,12 @@ from backend.candidates.models import Relation, Source
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.services import candidate_round_start
 from backend.common.errors import DomainError
+from backend.common.pages import page_id
 from backend.crowd import services as crowd_services
 from backend.crowd.selectors import worker_events, worker_get
 from backend.dashboard import selectors
 from backend.mturk.gateway import configured_sandbox
-from backend.mturk.selectors import work_missing
+from backend.mturk.selectors import work_missing_counted
 from backend.mturk.services.publish import batch_create, batch_publish_start
 from backend.releases.selectors import release_list
 from backend.releases.services import release_export_start
@@ -79,17 +81,19 @@ def _ctx(request, dataset: Dataset | None, section: str, **extra) -> dict:
 
 @staff_member_required
 def home(request):
-    return render(request, "dashboard/home.html", _ctx(request, None, "home", rows=selectors.home_rows(),
-                                                          jobs=selectors.running_jobs()))
+    rows = selectors.home_rows()
+    return render(request, "dashboard/home.html", _ctx(request, None, "home", rows=rows, jobs=selectors.running_jobs(),
+                                                          recounted=any(not o["counted"].live for _, o in rows)))
 
 
 @staff_member_required
 def overview(request, name: str):
     dataset = _dataset(name)
+    overview = selectors.dataset_overview(dataset)
     return render(request, "dashboard/overview.html", _ctx(
-        request, dataset, "overview", o=selectors.dataset_overview(dataset), jobs=selectors.running_jobs(dataset),
-        per_day=[{"label": str(r["day"]), "value": r["n"]} for r in selectors.answers_per_day(dataset)],
-        per_action=[{"label": r["name"], "value": r["n"]} for r in selectors.label_counts_by_action(dataset)],
+        request, dataset, "overview", o=overview, jobs=selectors.running_jobs(dataset),
+        per_day=[{"label": day, "value": n} for day, n in overview["per_day"]],
+        per_action=[{"label": name, "value": n} for name, n in overview["per_action"]],
     ))
 
 
@@ -130,13 +134,12 @@ def worker(request, name: str, worker_id: int):
 @staff_member_required
 def labels(request, name: str):
     dataset = _dataset(name)
-    offset = _offset(request)
     f = {k: request.GET.get(k, "") for k in ("action", "state", "source")}
-    total, rows = selectors.label_page(dataset=dataset, offset=offset, limit=PAGE, **f)
+    page = selectors.label_page(dataset=dataset, after=page_id(request.GET.get("after")),
+                                before=page_id(request.GET.get("before")), limit=PAGE, **f)
     return render(request, "dashboard/labels.html", _ctx(
-        request, dataset, "labels", rows=rows, total=total, filters=f, **selectors.label_filters(dataset),
-        **_pages(offset, total),
-    ))
+        request, dataset, "labels", page=page, rows=page.rows, filters=f, query=urlencode(f),
+        **selectors.label_filters(dataset)))
 
 
 @staff_member_required
@@ -204,7 +207,7 @@ def interpretation_dissect(request, name: str, run_id: int):
 def mturk(request, name: str):
     dataset = _dataset(name)
     return render(request, "dashboard/mturk.html", _ctx(
-        request, dataset, "mturk", sandbox=configured_sandbox(), missing=work_missing(dataset=dataset),
+        request, dataset, "mturk", sandbox=configured_sandbox(), missing=work_missing_counted(dataset=dataset),
         spend=selectors.dataset_spend(dataset), **selectors.mturk_page(dataset=dataset,
                                                                        batch_id=request.GET.get("batch"))))
 

@@ -62,9 +62,11 @@ class Label(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["video", "action"], name="label_unique_pair"),
         ]
+        # The label browser's filters, each in id order (its keyset pages walk them from an id).
         indexes = [
-            models.Index(fields=["dataset", "state"]),
-            models.Index(fields=["action", "state"]),
+            models.Index(fields=["dataset", "state", "id"], name="label_by_state"),
+            models.Index(fields=["action", "state", "id"], name="label_by_action"),
+            models.Index(fields=["dataset", "source", "id"], name="label_by_source"),
         ]
 
     def __str__(self) -> str:

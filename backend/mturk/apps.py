@@ -8,6 +8,7 @@ class MturkConfig(AppConfig):
     def ready(self) -> None:
         from backend.crowd.providers import provider_register
         from backend.crowd.signals import worker_blocked, worker_unblocked
+        from backend.mturk import selectors  # noqa: F401  (registers its summary kinds)
         from backend.mturk.provider import MTurkProvider, block_mirror
 
         provider_register(MTurkProvider())

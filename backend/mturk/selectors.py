@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 
 from backend.annotation.models import Prompt
 from backend.common.errors import NotFound
+from backend.common.summaries import summary_kind, summary_read
 from backend.crowd.models import Worker
 from backend.crowd.sets.kinds import kind_named
 from backend.mturk.models import Assignment, Batch, Bonus, Hit
@@ -23,6 +24,18 @@ def work_missing(*, dataset: Dataset, kind: str = "yesno", prompt: str = Prompt.
     """Work still to collect on the batch's queue (answers, drawings), not counting sets already
     out with workers."""
     return kind_named(kind).work_missing(dataset=dataset, spec={"prompt": prompt})
+
+
+@summary_kind("work")
+def work_count(dataset_id: int) -> tuple[dict, int]:
+    """Yes/No answers still to collect, as a summary the MTurk page reads (live while small)."""
+    missing = work_missing(dataset=Dataset.objects.get(pk=dataset_id))
+    return {"yesno": missing}, missing
+
+
+def work_missing_counted(*, dataset: Dataset) -> int:
+    """``work_missing`` of the Yes/No queue for a page: from its summary (publishing counts live)."""
+    return summary_read("work", dataset.pk).data["yesno"]
 
 
 def work_complete(*, dataset_id: int, kind: str = "yesno", prompt: str = Prompt.SEEN_OR_HEARD) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import Greatest
 
-from backend.annotation.models import Attempt, GoldQuestion, Prompt, Question, SetItem, Shown, TaskSet
+from backend.annotation.models import Attempt, GoldAnswer, GoldQuestion, Prompt, Question, SetItem, Shown, TaskSet
 from backend.annotation.services.consensus import MajorityVote, aggregator_named, questions_decide
 from backend.annotation.services.statements import (
     answers_insert,
@@ -69,7 +69,8 @@ class YesNoSets(SetKind):
     item_unit_field = "question"
     attempt_set_field = "taskset"
     attempt_missed_field = "gold_wrong"
-    unit_done_field = "answers"
+    # oldest first, the order of the open-question index: a set reads a set's worth of rows, not the pool
+    unit_order = ("id",)
     gold_first_truth = False  # a negative first: an always-yes spammer meets it at once
     messages = SetMessages(not_found=SET_NOT_FOUND, not_yours=NOT_YOUR_SET, expired=SET_EXPIRED, closed=SET_CLOSED,
                            cancelled=SET_CANCELLED, review=REVIEW_MESSAGE, accepted=ACCEPTED_MESSAGE)
@@ -85,19 +86,25 @@ class YesNoSets(SetKind):
         return worker.sets_accepted + worker.sets_failed  # kept on the row by every graded submission
 
     def available(self, *, dataset, worker: Worker, spec: dict):
-        shown = Shown.objects.filter(worker=worker, question=OuterRef("pk"))
+        # ``NOT IN`` (the worker's own shown questions, hashed once) rather than ``NOT EXISTS``:
+        # PostgreSQL turns the latter into an anti join that may walk everyone's shown rows,
+        # while this keeps the plan a walk of the open-question index that stops after a set.
         return (
             Question.objects.filter(dataset=dataset, prompt=self.queue(spec)["prompt"], state=Question.State.OPEN)
             .filter(needed__gt=F("answers") + F("in_flight"))
-            .exclude(Exists(shown))
+            .exclude(id__in=Shown.objects.filter(worker=worker).values("question_id"))
         )
 
     def gold_pool(self, *, dataset, worker: Worker, action_id: int, spec: dict) -> list:
-        return list(
-            GoldQuestion.objects.filter(dataset=dataset, prompt=self.queue(spec)["prompt"], action_id=action_id,
-                                        active=True)
-            .annotate(seen=Count("answers", filter=Q(answers__worker=worker)))
-        )
+        """The action's active gold, each with how often this worker answered it: read from the
+        worker's own gold answers, never from everyone's (gold is answered by every worker)."""
+        pool = list(GoldQuestion.objects.filter(dataset=dataset, prompt=self.queue(spec)["prompt"],
+                                                action_id=action_id, active=True))
+        seen = dict(GoldAnswer.objects.filter(worker=worker, gold_id__in=[g.pk for g in pool]).order_by()
+                    .values("gold_id").annotate(n=Count("id")).values_list("gold_id", "n"))
+        for gold in pool:
+            gold.seen = seen.get(gold.pk, 0)
+        return pool
 
     def items_create(self, *, record, entries) -> None:
         SetItem.objects.bulk_create([

@@ -46,6 +46,7 @@ from backend.common.background import task_enqueue
 from backend.common.errors import DomainError
 from backend.common.jobs import job_create
 from backend.common.models import Job
+from backend.common.summaries import summaries_refresh
 from backend.labels.models import Label
 from backend.videos.models import Dataset, Video
 
@@ -136,7 +137,7 @@ def _round_plan(*, dataset: Dataset, sources: list[str], policy: RoundPolicy, jo
         if open_round is not None:
             return open_round
         number = (CandidateRound.objects.filter(dataset=dataset).aggregate(n=Max("number"))["n"] or 0) + 1
-        groups = harvest_groups(dataset=dataset)
+        groups = harvest_groups(dataset=dataset, fresh=True)
         judged = relations_judge(dataset=dataset, round_number=number, policy=policy, groups=groups)
         states = sources_judge(dataset=dataset, round_number=number, policy=policy, groups=groups, requested=sources)
         active = [source for source in sources if states[source].status == CandidateSource.Status.ACTIVE]
@@ -209,6 +210,9 @@ def candidate_round_resume(
         current = CandidateRound.objects.select_for_update().get(pk=candidate_round.pk)
         if current.status == CandidateRound.Status.PLANNED and not current.chunks.filter(done=False).exists():
             _round_finish(candidate_round=current, job=job)
+    # a round adds labels and questions by the million: the stored summaries pages read are
+    # recounted now rather than at the job's next pass (nothing is stored for a small dataset)
+    summaries_refresh(dataset_id=candidate_round.dataset_id)
     report(total)
     return current
 

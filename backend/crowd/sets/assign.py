@@ -120,7 +120,7 @@ def set_assign(*, kind: SetKind, dataset, worker: Worker, spec: dict | None = No
         action_id = available.order_by("id").values_list("action_id", flat=True).first()
     if action_id is None:
         return None
-    picked = list(lock_skipping(available.filter(action_id=action_id).order_by(f"-{kind.unit_done_field}", "id"))
+    picked = list(lock_skipping(available.filter(action_id=action_id).order_by(*kind.unit_order))
                   .values_list("id", flat=True)[:n_real])
     if not picked:
         return None

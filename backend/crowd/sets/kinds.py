@@ -117,7 +117,7 @@ class SetKind(ABC):
     item_unit_field: ClassVar[str]  # the item's foreign key to its work unit (null on gold items)
     attempt_set_field: ClassVar[str]  # the attempt's foreign key to its set
     attempt_missed_field: ClassVar[str]  # the attempt's count of missed gold
-    unit_done_field: ClassVar[str]  # accepted work on a unit: units closest to done go first
+    unit_order: ClassVar[tuple[str, ...]]  # which open units a set takes first (an index should serve it)
     gold_first_truth: ClassVar[bool]  # the truth of the first gold item of a set
     messages: ClassVar[SetMessages]
 

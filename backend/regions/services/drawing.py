@@ -84,7 +84,7 @@ class DrawingSets(SetKind):
     item_unit_field = "target"
     attempt_set_field = "drawing_set"
     attempt_missed_field = "gold_missed"
-    unit_done_field = "drawings"
+    unit_order = ("-drawings", "id")  # frames closest to their drawings first
     gold_first_truth = True  # an image with boxes first: a skip-everything spammer meets it at once
     messages = SetMessages(not_found=SET_NOT_FOUND, not_yours=NOT_YOUR_SET, expired=SET_EXPIRED, closed=SET_CLOSED,
                            cancelled=SET_CANCELLED, review=REVIEW_MESSAGE, accepted=ACCEPTED_MESSAGE)
