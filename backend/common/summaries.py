@@ -47,6 +47,11 @@ class Counted:
     def age_s(self) -> float:
         return max(0.0, (timezone.now() - self.computed_at).total_seconds())
 
+    @property
+    def late(self) -> bool:
+        """Stored and not recounted for two periods of the job: the workers or beat are not running."""
+        return not self.live and self.age_s > 2 * settings.MMIT_SUMMARY_REFRESH_SECONDS
+
 
 def summary_kind(name: str) -> Callable[[Count], Count]:
     """Register ``count(dataset_id) -> (data, rows)`` as the summary kind ``name``."""

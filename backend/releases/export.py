@@ -177,13 +177,13 @@ def _single_label_counts(dataset, actions) -> dict:
     """The single-label baseline of Fig. 3: one label per video, its initial label."""
     names = {a.pk: a.name for a in actions}
     counts = Counter()
-    seen = set()
+    last = None  # rows come in video order: remembering the last video keeps memory constant
     for vid, aid in (Label.objects.filter(dataset=dataset, source=Label.Source.INITIAL,
                                           video__status=Video.Status.OK)
                      .order_by("video_id", "id").values_list("video_id", "action_id").iterator(chunk_size=CHUNK)):
-        if vid in seen or aid not in names:
+        if vid == last or aid not in names:
             continue
-        seen.add(vid)
+        last = vid
         counts[names[aid]] += 1
     return {a.name: counts.get(a.name, 0) for a in actions}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from backend.annotation.models import Answer, Question, TaskSet
@@ -23,6 +22,16 @@ from backend.videos.selectors import dataset_counted
 from tests.annotation.bench import truth_of
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_recount_requested_yet(monkeypatch):
+    """Requests for a recount are deduplicated in the cache: each test starts with its own."""
+    import uuid
+
+    from django.core.cache.backends.locmem import LocMemCache
+
+    monkeypatch.setattr("backend.common.summaries.cache", LocMemCache(f"summaries-{uuid.uuid4()}", {}))
 
 
 def fresh(dataset) -> dict:
@@ -128,7 +137,6 @@ def test_large_datasets_read_the_summary_equal_to_a_fresh_count_after_every_writ
 
 def test_harvest_and_agreement_summaries_match_fresh_counts(engine, settings):
     from backend.candidates.selectors import _harvest_rows, harvest_groups
-
     from backend.vocabulary.models import Action
 
     settings.MMIT_SUMMARY_LIVE_ROWS = 1
@@ -160,7 +168,6 @@ def test_harvest_and_agreement_summaries_match_fresh_counts(engine, settings):
 
 def test_a_stale_summary_asks_a_worker_for_a_recount_once(engine, settings, sent_tasks):
     settings.MMIT_SUMMARY_LIVE_ROWS = 1
-    cache.clear()
     dataset = engine["dataset"]
     summary_read("overview", dataset.pk)
     assert sent_tasks == []
@@ -170,7 +177,7 @@ def test_a_stale_summary_asks_a_worker_for_a_recount_once(engine, settings, sent
     assert sent_tasks == [("mmit.summaries.refresh", (), {"dataset_id": dataset.pk})]
 
 
-def test_the_overview_says_when_it_was_counted(engine, client, staff_user, settings):
+def test_the_overview_says_when_it_was_counted(engine, client, staff_user, settings, sent_tasks):
     client.force_login(staff_user)
     page = client.get("/dashboard/synthetic/").content.decode()
     assert "Counted" not in page  # small: live
@@ -178,6 +185,11 @@ def test_the_overview_says_when_it_was_counted(engine, client, staff_user, setti
     client.get("/dashboard/synthetic/")  # stores it
     page = client.get("/dashboard/synthetic/").content.decode()
     assert "Counted" in page and "recounted every minute" in page
+    assert "this count is late" not in page
+    Summary.objects.update(computed_at=timezone.now() - timedelta(minutes=47))
+    page = client.get("/dashboard/synthetic/").content.decode()
+    assert "Counted 47" in page and "this count is late" in page and "Celery beat and a worker" in page
+    assert ("mmit.summaries.refresh", (), {"dataset_id": engine["dataset"].pk}) in sent_tasks
     assert "recounted every minute" in client.get("/dashboard/").content.decode()
 
 
