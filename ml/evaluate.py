@@ -24,6 +24,7 @@ import torch
 
 from ml import distributed
 from ml.checkpoint import checkpoint_vocabulary, load_model
+from ml.cli import cli_parser, default_workers
 from ml.config import parse_with_config, write_json
 from ml.data import ClipSpec, VideoDataset, make_loader
 from ml.engine import Outputs, infer
@@ -69,14 +70,14 @@ def clip_spec_from_checkpoint(checkpoint: dict[str, Any]) -> ClipSpec:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__.split("\n")[0])
+    parser = cli_parser("python -m ml.evaluate", __doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--release", type=Path, required=True)
     parser.add_argument("--video-root", type=Path, help="directory for relative video paths")
     parser.add_argument("--split", nargs="+", choices=SPLITS, help="default: val and test (those present)")
     parser.add_argument("--out", type=Path, help="JSON report (default: eval.json beside the checkpoint)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", choices=("off", "fp16", "bf16"), default="off")
     parser.add_argument("--no-progress", action="store_true")

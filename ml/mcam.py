@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ml import distributed
+from ml.cli import cli_parser
 from ml.config import parse_with_config, write_json
 from ml.decode import DecodeError
 from ml.interpret.inputs import load_image, load_video, model_inputs
@@ -54,7 +55,7 @@ ERR_SOURCE = "give exactly one of --video and --image"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.mcam", description=__doc__.split("\n")[0])
+    parser = cli_parser("python -m ml.mcam", __doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="ml checkpoint or torchvision ResNet file")
     parser.add_argument("--video", type=Path)
     parser.add_argument("--image", type=Path)

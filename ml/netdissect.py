@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ml import distributed
+from ml.cli import cli_parser, default_workers
 from ml.config import parse_with_config
 from ml.interpret.activations import resolve_layer
 from ml.interpret.broden import BrodenError, load_broden
@@ -46,7 +47,7 @@ ERR_NAMES = "--names needs one name per --broden directory ({count}); got {names
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.netdissect", description=__doc__.split("\n")[0])
+    parser = cli_parser("python -m ml.netdissect", __doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="ml checkpoint or torchvision ResNet file")
     parser.add_argument("--layer", nargs="+", default=["layer4"], help="layers to dissect (e.g. layer1 .. layer4)")
     parser.add_argument("--broden", type=Path, nargs="+", required=True, help="Broden-format directories")
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, help="frames per clip for video models (default: the checkpoint's)")
     parser.add_argument("--max-images", type=int, help="use only the first N images (smoke runs)")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--device", default="auto")
     parser.add_argument("--bins", type=int, default=1024, help="histogram bins per unit (threshold precision)")
     parser.add_argument("--top-images", type=int, default=4, help="top images per unit in the report")

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from ml import distributed
 from ml.checkpoint import checkpoint_vocabulary, load_model
+from ml.cli import cli_parser, default_workers
 from ml.config import parse_with_config
 from ml.data import VideoDataset, make_loader
 from ml.engine import autocast, model_inputs
@@ -111,7 +112,7 @@ def predict_videos(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.predict", description=__doc__.split("\n")[0])
+    parser = cli_parser("python -m ml.predict", __doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--release", type=Path, help="release directory")
     parser.add_argument("--split", nargs="+", choices=SPLITS, help="release splits (default: all present)")
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="predictions CSV")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", choices=("off", "fp16", "bf16"), default="off")
     parser.add_argument("--no-progress", action="store_true")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ml.cli import cli_parser
 from ml.config import parse_with_config, write_json
 from ml.interpret.loading import load_interpretable
 from ml.interpret.probe import probe_unit
@@ -25,7 +26,7 @@ __all__ = ["main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.probe_unit", description=__doc__.split("\n")[0])
+    parser = cli_parser("python -m ml.probe_unit", __doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True, help="ml checkpoint or torchvision ResNet file")
     parser.add_argument("--unit", type=int, required=True, help="feature index (0-based)")
     parser.add_argument("--top", type=int, default=5, help="actions to list")

@@ -5,20 +5,26 @@ positive label in that label's colour, over a dark noisy background, and (for
 the clips given audio) the sum of its labels' tones. A tiny model separates the
 classes within a few epochs, so training, resuming and evaluation can be
 checked end to end without real data. Pure PyAV + numpy.
+
+``python -m ml.synthetic --out DIR`` writes one (the first command of ``ml/README.md``).
 """
 
 from __future__ import annotations
 
+import argparse
 import colorsys
 import csv
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import av
 import numpy as np
 
-__all__ = ["class_colour", "render_frames", "render_tones", "write_clip", "write_release"]
+from ml.cli import cli_parser
+
+__all__ = ["class_colour", "main", "render_frames", "render_tones", "write_clip", "write_release"]
 
 AUDIO_RATE = 22050
 
@@ -182,3 +188,29 @@ def write_release(
     manifest = {"dataset": "synthetic", "media_root": "videos", "seed": seed}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out_dir
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = cli_parser("python -m ml.synthetic", "Write a tiny synthetic release directory.")
+    parser.add_argument("--out", type=Path, required=True, help="release directory to create")
+    parser.add_argument("--classes", type=int, default=4, help="actions in the vocabulary")
+    parser.add_argument("--train", type=int, default=16, help="training videos")
+    parser.add_argument("--val", type=int, default=8, help="validation videos")
+    parser.add_argument("--test", type=int, default=0, help="test videos")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("classes", "train"):
+        if getattr(args, name) < 1:
+            build_parser().error(f"--{name} must be at least 1")
+    sizes = {split: n for split, n in (("train", args.train), ("val", args.val), ("test", args.test)) if n > 0}
+    out = write_release(args.out, num_classes=args.classes, split_sizes=sizes, seed=args.seed)
+    print(f"wrote {sum(sizes.values())} clips of {args.classes} actions to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -300,6 +300,10 @@ MMIT_MTURK_REJECT_GRACE_SECONDS = env_int("MMIT_MTURK_REJECT_GRACE_SECONDS", 600
 
 # Retraining: a run that has not finished within this many seconds is stopped and marked failed.
 MMIT_TRAIN_TIMEOUT = env_int("MMIT_TRAIN_TIMEOUT", 6 * 3600)
+# Retraining on an `ml` worker without a GPU, when the run does not name a device: "small" trains a
+# small CPU model that finishes in minutes, "refuse" fails the run saying how to start a GPU worker,
+# "full" trains the configuration as given.
+MMIT_TRAIN_WITHOUT_GPU = env_str("MMIT_TRAIN_WITHOUT_GPU", "small")
 # Clips of each finished run rendered with multi-label CAM for the dashboard's gallery.
 MMIT_MCAM_GALLERY = env_int("MMIT_MCAM_GALLERY", 6)
 

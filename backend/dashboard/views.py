@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
@@ -40,6 +41,14 @@ from backend.videos.selectors import dataset_get
 PAGE = 50
 BAD_PUBLISH_NUMBERS = "Reward and budget must be amounts, assignments and HITs whole numbers."
 BAD_THRESHOLD = "The harvest threshold must be a number between 0 and 1."
+_STARTED = "Retraining started: a release is exported, then a model trains on the ml queue"
+RETRAIN_STARTED = {
+    "small": _STARTED + " (the configured model on a GPU worker; on a worker without a GPU, a small CPU model that "
+                        "finishes in minutes).",
+    "refuse": _STARTED + " (a worker without a GPU refuses it: start one on a GPU machine with "
+                         "celery -A workers worker -Q ml -c 1).",
+    "full": _STARTED + ".",
+}
 
 
 def _dataset(name: str) -> Dataset:
@@ -179,7 +188,8 @@ def models(request, name: str):
 @require_POST
 def models_retrain(request, name: str):
     retrain_start(dataset=_dataset(name))
-    messages.success(request, "Retraining started: a release is exported, then a model trains on the ml queue.")
+    messages.success(request, RETRAIN_STARTED[settings.MMIT_TRAIN_WITHOUT_GPU]
+                     if settings.MMIT_TRAIN_WITHOUT_GPU in RETRAIN_STARTED else RETRAIN_STARTED["full"])
     return redirect(reverse("dashboard:models", args=[name]))
 
 

@@ -32,6 +32,16 @@ from backend.training.models import ModelRun
 from backend.videos.models import Dataset, Video
 
 DEFAULT_CONFIG = {"model": "i3d_r50", "loss": "wlsep", "epochs": 10, "batch_size": 8}
+# What a run that names no device trains on an `ml` worker without a GPU (MMIT_TRAIN_WITHOUT_GPU=small):
+# a shrunk I3D on small crops that trains on two cores in minutes rather than a full I3D-R50 for hours.
+CPU_SMALL = {"model": "i3d_r50", "width": 16, "depth": [1, 1, 1, 1], "frames": 8, "crop": 64, "epochs": 8,
+             "batch_size": 8, "optimizer": "adamw", "lr": 0.003, "device": "cpu"}
+CPU_NOTE = "small CPU model: the ml worker has no GPU (MMIT_TRAIN_WITHOUT_GPU=small)"
+NO_GPU_REFUSED = ("No GPU on the ml worker, and MMIT_TRAIN_WITHOUT_GPU=refuse. Start a worker on a GPU machine "
+                  "that serves the ml queue (celery -A workers worker -Q ml -c 1), or set "
+                  "MMIT_TRAIN_WITHOUT_GPU=small to train a small CPU model in minutes.")
+BAD_WITHOUT_GPU = "MMIT_TRAIN_WITHOUT_GPU must be small, refuse or full, not {value!r}."
+NOT_FLAGS = ("note",)  # run config keys that are not options of ml.train
 TRAIN_FAILED = "Training failed (exit code {code}): {tail}"
 PREDICT_FAILED = "Prediction failed (exit code {code}): {tail}"
 TIMED_OUT = "Timed out after {seconds} s without finishing."
@@ -51,6 +61,8 @@ def train_argv(*, config: dict, release: Path, out: Path) -> list[str]:
     """`python -m ml.train` arguments from a config dict (underscores become dashes)."""
     argv = [sys.executable, "-m", "ml.train", "--release", str(release), "--out", str(out), "--no-progress"]
     for key, value in sorted(config.items()):
+        if key in NOT_FLAGS:
+            continue
         flag = "--" + key.replace("_", "-")
         if value is True:
             argv.append(flag)
@@ -123,9 +135,40 @@ def _media_root(release: Release) -> str:
     return str(root if root.is_absolute() else Path(release.path) / root)
 
 
+def gpu_count() -> int:
+    """GPUs this worker's PyTorch sees, asked in a child process (the platform never imports torch)."""
+    done = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
+                          capture_output=True, text=True, timeout=120, cwd=settings.BASE_DIR)
+    try:
+        return int(done.stdout.strip() or 0) if done.returncode == 0 else 0
+    except ValueError:
+        return 0
+
+
+def run_config_sized(*, run: ModelRun) -> ModelRun:
+    """Fit a run that names no device to this worker: without a GPU, train ``CPU_SMALL`` (recorded in
+    the run's config with a note), refuse, or keep the configuration, as MMIT_TRAIN_WITHOUT_GPU says."""
+    policy = settings.MMIT_TRAIN_WITHOUT_GPU
+    if policy not in ("small", "refuse", "full"):
+        raise DomainError(BAD_WITHOUT_GPU.format(value=policy))
+    if run.config.get("device", "auto") != "auto" or run.config.get("note") or policy == "full" or gpu_count() > 0:
+        return run
+    if policy == "refuse":
+        raise DomainError(NO_GPU_REFUSED)
+    config = {**run.config, **CPU_SMALL, "note": CPU_NOTE}
+    config.pop("pretrained_2d", None)
+    ModelRun.objects.filter(pk=run.pk).update(config=config)
+    run.config = config
+    return run
+
+
 def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
     """Train (resuming from the run directory when a previous attempt was interrupted), predict
     over every video of the dataset, store the artifacts, and record the metrics."""
+    try:
+        run = run_config_sized(run=run)
+    except DomainError as error:
+        return run_fail(run=run, error=str(error))
     out = run_dir(run)
     out.mkdir(parents=True, exist_ok=True)
     timeout = timeout or settings.MMIT_TRAIN_TIMEOUT
