@@ -143,6 +143,7 @@ def infer(
     amp_dtype: torch.dtype | None,
     progress: bool = True,
     description: str = "eval",
+    on_step: Callable[[int], None] | None = None,
 ) -> Outputs:
     """Run the model over a non-shuffled loader and gather all ranks' outputs.
 
@@ -153,6 +154,7 @@ def infer(
         amp_dtype: autocast dtype or ``None``.
         progress: show a progress bar (rank 0 only).
         description: progress bar label.
+        on_step: called with the batch index after each batch.
 
     Returns:
         The outputs of every valid clip, once each, sorted by index (same on all ranks).
@@ -163,13 +165,15 @@ def infer(
     indices, logits, targets, valid = [], [], [], []
     bar = tqdm(loader, desc=description, disable=not (progress and ctx.is_main), leave=False,
                dynamic_ncols=True)
-    for batch in bar:
+    for step, batch in enumerate(bar):
         with autocast(ctx.device, amp_dtype):
             out = net(*model_inputs(net, batch, ctx.device))
         logits.append(out.float().cpu())
         indices.append(batch["index"].long())
         targets.append(batch["targets"].float())
         valid.append(batch["valid"].bool())
+        if on_step is not None:
+            on_step(step)
     num_classes = loader.dataset.num_classes
     local = [
         torch.cat(indices) if indices else torch.zeros(0, dtype=torch.long),

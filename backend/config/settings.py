@@ -298,8 +298,11 @@ MMIT_MTURK_SUBMIT_ORIGINS = env_list(
 MMIT_MTURK_HARD_BLOCK_AFTER_REJECTIONS = env_int("MMIT_MTURK_HARD_BLOCK_AFTER_REJECTIONS", 3)
 MMIT_MTURK_REJECT_GRACE_SECONDS = env_int("MMIT_MTURK_REJECT_GRACE_SECONDS", 600)
 
-# Retraining: a run that has not finished within this many seconds is stopped and marked failed.
-MMIT_TRAIN_TIMEOUT = env_int("MMIT_TRAIN_TIMEOUT", 6 * 3600)
+# Retraining: a run that has reported no progress (its progress file, metrics or predictions) for
+# this many seconds is stopped and marked failed. There is no limit on its total time.
+MMIT_TRAIN_TIMEOUT = env_int("MMIT_TRAIN_TIMEOUT", 3600)
+# How often a worker looks at the files of the run it follows.
+MMIT_TRAIN_POLL_SECONDS = env_int("MMIT_TRAIN_POLL_SECONDS", 5)
 # Retraining on an `ml` worker without a GPU, when the run does not name a device: "small" trains a
 # small CPU model that finishes in minutes, "refuse" fails the run saying how to start a GPU worker,
 # "full" trains the configuration as given.

@@ -178,9 +178,22 @@ def _run_summary(run) -> dict:
     splits = (run.metrics.get("eval") or {}).get("splits", {})
     split = "val" if "val" in splits else (next(iter(splits)) if splits else None)
     final = splits.get(split, {}) if split else {}
-    return {"run": run, "split": split, "final": final,
+    return {"run": run, "split": split, "final": final, "live": _run_live(run),
             "per_class": sorted(((k, v) for k, v in (final.get("per_class_ap") or {}).items() if v is not None),
                                 key=lambda kv: -kv[1])}
+
+
+def _run_live(run) -> dict | None:
+    """Where a running training is, from what it reported last (``progress.json``, ``metrics.json``)."""
+    if run.status != "running":
+        return None
+    progress = dict(run.metrics.get("progress") or {})
+    epochs = run.metrics.get("epochs") or []
+    last = progress.get("last") or (epochs[-1] if epochs else {})
+    return {"phase": progress.get("phase", "starting"), "epoch": progress.get("epoch"),
+            "epochs": progress.get("epochs"), "step": progress.get("step"), "steps": progress.get("steps"),
+            "last": last, "done_epochs": len(epochs),
+            "since": run.heartbeat_at}
 
 
 def models_page(*, dataset: Dataset, run_id: str | None, limit: int = 50) -> dict:
@@ -191,7 +204,8 @@ def models_page(*, dataset: Dataset, run_id: str | None, limit: int = 50) -> dic
                             for m in ("top1", "top5", "micro_map", "macro_map")}, "ymax": 1}
     selected = next((r for r in runs if str(r["run"].pk) == run_id), runs[0] if runs else None)
     per_class = [{"label": k, "value": round(v, 3)} for k, v in (selected["per_class"] if selected else [])][:40]
-    return {"runs": runs, "selected": selected, "over_time": over_time, "per_class": per_class}
+    return {"runs": runs, "selected": selected, "over_time": over_time, "per_class": per_class,
+            "running": any(r["live"] for r in runs)}
 
 
 def interpretation_page(*, dataset: Dataset, run_id: str | None, limit: int = 20) -> dict:

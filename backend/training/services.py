@@ -28,6 +28,7 @@ from backend.common.jobs import job_create
 from backend.common.models import Job
 from backend.releases.models import Release
 from backend.releases.services import release_export
+from backend.training.follow import process_follow
 from backend.training.models import ModelRun
 from backend.videos.models import Dataset, Video
 
@@ -44,7 +45,7 @@ BAD_WITHOUT_GPU = "MMIT_TRAIN_WITHOUT_GPU must be small, refuse or full, not {va
 NOT_FLAGS = ("note",)  # run config keys that are not options of ml.train
 TRAIN_FAILED = "Training failed (exit code {code}): {tail}"
 PREDICT_FAILED = "Prediction failed (exit code {code}): {tail}"
-TIMED_OUT = "Timed out after {seconds} s without finishing."
+TIMED_OUT = "Timed out: no progress for {seconds} s (MMIT_TRAIN_TIMEOUT), stopped."
 RUN_NOT_DONE = "Run {run} has not finished training."
 ARTIFACTS = ("config.json", "metrics.json", "metrics.png", "eval.json", "best.pt", "predictions.csv")
 
@@ -171,18 +172,18 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
         return run_fail(run=run, error=str(error))
     out = run_dir(run)
     out.mkdir(parents=True, exist_ok=True)
-    timeout = timeout or settings.MMIT_TRAIN_TIMEOUT
+    silence = timeout or settings.MMIT_TRAIN_TIMEOUT
     argv = train_argv(config=run.config, release=Path(run.release.path), out=out)
     if (out / "checkpoint.pt").exists():
         argv.append("--resume")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=settings.BASE_DIR)
-    except subprocess.TimeoutExpired:
-        return run_fail(run=run, error=TIMED_OUT.format(seconds=timeout))
+    done = process_follow(argv, watch=[out / "progress.json", out / "metrics.json"], silence=silence,
+                          on_progress=lambda: run_progress_record(run=run, out=out), log=out / "train.log",
+                          poll=settings.MMIT_TRAIN_POLL_SECONDS, cwd=settings.BASE_DIR, env=env)
+    if done.silent:
+        return run_fail(run=run, error=TIMED_OUT.format(seconds=silence))
     if done.returncode != 0:
-        return run_fail(run=run, error=TRAIN_FAILED.format(code=done.returncode, tail=_tail(done.stderr)))
+        return run_fail(run=run, error=TRAIN_FAILED.format(code=done.returncode, tail=done.log_tail))
     ModelRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
 
     videos = out / "videos.csv"
@@ -195,13 +196,14 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
     checkpoint = out / "best.pt" if (out / "best.pt").exists() else out / "checkpoint.pt"
     predict = [sys.executable, "-m", "ml.predict", "--checkpoint", str(checkpoint), "--videos", str(videos),
                "--video-root", _media_root(run.release), "--out", str(out / "predictions.csv"), "--no-progress"]
-    try:
-        done = subprocess.run(predict, capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=settings.BASE_DIR)
-    except subprocess.TimeoutExpired:
-        return run_fail(run=run, error=TIMED_OUT.format(seconds=timeout))
+    predictions = out / "predictions.csv"
+    done = process_follow(predict, watch=[predictions.with_name(predictions.name + ".tmp"), predictions],
+                          silence=silence, on_progress=lambda: run_heartbeat(run=run), log=out / "predict.log",
+                          poll=settings.MMIT_TRAIN_POLL_SECONDS, cwd=settings.BASE_DIR, env=env)
+    if done.silent:
+        return run_fail(run=run, error=TIMED_OUT.format(seconds=silence))
     if done.returncode != 0:
-        return run_fail(run=run, error=PREDICT_FAILED.format(code=done.returncode, tail=_tail(done.stderr)))
+        return run_fail(run=run, error=PREDICT_FAILED.format(code=done.returncode, tail=done.log_tail))
 
     _mcam_gallery(run=run, out=out, checkpoint=checkpoint, env=env)
     names = [n for n in ARTIFACTS if (out / n).exists()]
@@ -215,6 +217,25 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
                                               finished_at=timezone.now(), error="")
     run.refresh_from_db()
     return run
+
+
+def run_heartbeat(*, run: ModelRun) -> None:
+    """The run is moving (a stuck one is reaped after MMIT_TRAIN_TIMEOUT of silence)."""
+    ModelRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+
+
+def _read_json(path: Path, default):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # not written yet, or being replaced this instant
+        return default
+
+
+def run_progress_record(*, run: ModelRun, out: Path) -> None:
+    """What a running training reports, live: its epochs so far (``metrics.json``) and where it is
+    (``progress.json``), shown on the dashboard's Models page."""
+    metrics = {"epochs": _read_json(out / "metrics.json", []), "progress": _read_json(out / "progress.json", {})}
+    ModelRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), metrics=metrics)
 
 
 def _store(*, run: ModelRun, out: Path, names: list[str]) -> dict[str, str]:
