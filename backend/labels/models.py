@@ -1,14 +1,18 @@
 """The per-(video, action) record: where a pair came from and what the crowd decided."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
+from backend.common.models import Job
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.models import Action
 
 
 class Label(models.Model):
-    """One (video, action) pair: an initial label, a candidate, or a curator's question.
+    """One (video, action) pair: an initial label, a candidate, a curator's question, or a label
+    imported as already verified (a trusted manifest: source ``import``, state positive, no question).
 
     Every pair is asked at most once per video (the unique constraint), which is what keeps
     candidate generation from proposing a pair twice. The answers themselves live in the
@@ -28,6 +32,9 @@ class Label(models.Model):
         WORDNET = "wordnet"
         WORD2VEC = "word2vec"
         MODEL = "model"
+        # A manifest's label taken as verified (``import_videos --trust-labels``): a positive from
+        # the start, never asked; where it came from is its ``imported_from`` (LabelImport).
+        IMPORT = "import"
 
     # Denormalised from video so that per-dataset scans over millions of rows need no join.
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="labels")
@@ -43,6 +50,12 @@ class Label(models.Model):
     # foreign-key check left out keeps million-row rounds faster to write.
     relation = models.ForeignKey(
         "candidates.Relation", null=True, blank=True, on_delete=models.SET_NULL, related_name="labels",
+        db_index=False, db_constraint=False,
+    )
+    # For `import` labels: the trusted import that recorded them (file, time, who). Like
+    # `relation`, neither indexed nor a database constraint, so a million-row import writes fast.
+    imported_from = models.ForeignKey(
+        "LabelImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="labels",
         db_index=False, db_constraint=False,
     )
     round = models.PositiveIntegerField(default=0)
@@ -71,3 +84,33 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_id}:{self.action_id} {self.state}"
+
+
+class LabelImport(models.Model):
+    """The provenance of the labels one trusted import recorded as verified: which manifest, when,
+    who imported it and how (the command line, the API or the admin, and the job if any).
+
+    One row per trusted import run; each label it recorded points at it (``Label.imported_from``).
+    """
+
+    class Via(models.TextChoices):
+        COMMAND = "command"
+        API = "api"
+        ADMIN = "admin"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="label_imports")
+    manifest = models.CharField(max_length=2048)  # the source as given to the import
+    imported_at = models.DateTimeField(default=timezone.now)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    # The user's name as it was (kept when the user goes), or the system login on the command line.
+    imported_by_name = models.CharField(max_length=150, blank=True)
+    via = models.CharField(max_length=8, choices=Via.choices, default=Via.COMMAND)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    labels_added = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.manifest} ({self.imported_at:%Y-%m-%d %H:%M}, {self.imported_by_name or 'unknown'})"

@@ -12,6 +12,10 @@ class ImportForm(forms.Form):
     source = forms.CharField(max_length=2048, help_text="Folder, CSV manifest or s3://bucket/prefix")
     split = forms.ChoiceField(choices=[("", "as in the manifest / train"), ("train", "train"), ("val", "val"),
                                        ("test", "test")], required=False)
+    trust_labels = forms.BooleanField(
+        required=False, label="Trust the manifest's labels",
+        help_text="They are verified already (e.g. Moments in Time): record them as verified positives (source "
+                  "'import', with the file, time and who imported them) instead of questions to ask.")
 
 
 @admin.register(Dataset)
@@ -37,7 +41,8 @@ class DatasetAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             source, split = form.cleaned_data["source"], form.cleaned_data["split"] or None
             try:
-                job = video_import_start(dataset=dataset, source=source, split=split, user=request.user)
+                job = video_import_start(dataset=dataset, source=source, split=split, user=request.user,
+                                         trust_labels=form.cleaned_data["trust_labels"], via="admin")
             except DomainError as exc:
                 form.add_error("source", exc.message)
             else:

@@ -33,3 +33,7 @@ class VideoSerializer(serializers.ModelSerializer):
 class ImportRequestSerializer(serializers.Serializer):
     source = serializers.CharField(max_length=2048, help_text="A folder, a CSV manifest or s3://bucket/prefix.")
     split = serializers.ChoiceField(choices=["train", "val", "test"], required=False, allow_null=True)
+    trust_labels = serializers.BooleanField(
+        required=False, default=False,
+        help_text="The manifest's labels are verified already: record them as verified positives (source "
+                  "`import`, with their provenance) instead of pending questions.")

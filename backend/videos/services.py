@@ -5,6 +5,10 @@ label is recorded -- belongs to the apps above this one (vocabulary, labels), so
 registers the handler an import calls (``manifest_labels_register``, from its ``ready()``): the
 import still checks every label before writing anything, and writes a batch's videos and labels
 in one transaction, without this app importing either.
+
+A manifest's labels are pending questions by default. A *trusted* import (``trust_labels``: the
+labels were verified already, as Moments in Time's one label per video) records them as verified
+positives instead, with their provenance (``ImportOrigin``: who imports, and how), and no question.
 """
 from __future__ import annotations
 
@@ -37,14 +41,30 @@ NO_LABEL_HANDLER = "This manifest carries labels, but no app handles them (the l
 ProgressFn = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class ImportOrigin:
+    """Who imports, and how: recorded with the labels of a trusted import (their provenance)."""
+
+    via: str = "command"  # command | api | admin
+    user_id: int | None = None
+    user_name: str = ""  # the user's name, or the system login on the command line
+    job_id: str | None = None
+
+
 class ManifestLabels(Protocol):
     """How the labels a manifest carries are checked and recorded (registered by the labels app)."""
 
     def check(self, *, dataset: Dataset, items: Sequence[ImportItem]) -> None:
         """Raise a DomainError naming the first label that cannot be recorded; write nothing."""
 
-    def write(self, *, dataset: Dataset, items: Sequence[ImportItem], video_ids: dict[str, int]) -> int:
-        """Record the labels of ``items`` (``video_ids``: their videos by source); how many are new."""
+    def trusted_begin(self, *, dataset: Dataset, source: str, origin: ImportOrigin) -> object:
+        """Record the provenance of a trusted import (called once, before its first batch); returns
+        what ``write`` takes as ``trusted``."""
+
+    def write(self, *, dataset: Dataset, items: Sequence[ImportItem], video_ids: dict[str, int],
+              trusted: object | None = None) -> int:
+        """Record the labels of ``items`` (``video_ids``: their videos by source); how many are new.
+        ``trusted``: what ``trusted_begin`` returned (verified labels), or None (pending questions)."""
 
 
 _manifest_labels: list[ManifestLabels] = []
@@ -81,6 +101,7 @@ class ImportReport:
     quarantined: int = 0
     already_imported: int = 0
     labels_added: int = 0
+    labels_trusted: bool = False  # the labels were recorded as verified (source `import`), not as questions
     quarantine: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -113,13 +134,22 @@ def video_import_validate(*, dataset: Dataset, source: str, split: str | None = 
     return len(_validated_items(dataset=dataset, source=source, split=split)[1])
 
 
-def video_import_start(*, dataset: Dataset, source: str, split: str | None = None, user=None) -> Job:
+def video_import_start(*, dataset: Dataset, source: str, split: str | None = None, user=None,
+                       trust_labels: bool = False, via: str = "api") -> Job:
     """Check the source now (a DomainError on bad input, nothing stored), then import it in a
-    Celery worker; the job shows the progress."""
+    Celery worker; the job shows the progress.
+
+    ``trust_labels``: the manifest's labels are recorded as verified (``video_import``); ``via``
+    (api or admin) and ``user`` go into their provenance.
+    """
     count = video_import_validate(dataset=dataset, source=source, split=split)
-    job = job_create(kind="import_videos", user=user,
-                     params={"dataset": dataset.name, "source": source, "split": split, "files": count})
-    task_enqueue("mmit.videos.import_videos", str(job.id), dataset.id, source, split)
+    params = {"dataset": dataset.name, "source": source, "split": split, "files": count}
+    if trust_labels:
+        params.update(trust_labels=True, via=via)
+    job = job_create(kind="import_videos", user=user, params=params)
+    # The flag travels only when set: an untrusted import sends the same message as before it existed.
+    extra = {"trust_labels": True} if trust_labels else {}
+    task_enqueue("mmit.videos.import_videos", str(job.id), dataset.id, source, split, **extra)
     return job
 
 
@@ -129,6 +159,8 @@ def video_import(
     source: str,
     split: str | None = None,
     progress: ProgressFn | None = None,
+    trust_labels: bool = False,
+    origin: ImportOrigin | None = None,
 ) -> ImportReport:
     """Import every video of `source` into `dataset`.
 
@@ -136,19 +168,28 @@ def video_import(
     written. Unreadable files become quarantined rows with the reason and never stop the
     import. Work is committed batch by batch, so a crash leaves whole batches and a re-run
     picks up where it stopped: sources already imported are skipped (one query per batch).
+
+    A manifest's labels become pending labels (questions to ask); with ``trust_labels`` they are
+    recorded as verified positives, with their provenance (the source, the time, ``origin``), and
+    never asked. A pair that has a label already keeps it, trusted or not.
     """
     src, items = _validated_items(dataset=dataset, source=source, split=split)
     report = ImportReport(seen=len(items))
+    trusted = None
+    if trust_labels and any(item.labels for item in items):
+        trusted = _labels_handler().trusted_begin(dataset=dataset, source=source, origin=origin or ImportOrigin())
+        report.labels_trusted = True
     batch_size = max(1, settings.MMIT_IMPORT_BATCH_SIZE)
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
-        _import_batch(dataset=dataset, src=src, batch=batch, report=report)
+        _import_batch(dataset=dataset, src=src, batch=batch, report=report, trusted=trusted)
         if progress:
             progress(min(start + batch_size, len(items)), len(items))
     return report
 
 
-def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: ImportReport) -> None:
+def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: ImportReport,
+                  trusted: object | None = None) -> None:
     known = dict(
         Video.objects.filter(dataset=dataset, source__in=[i.source for i in batch]).values_list("source", "id")
     )
@@ -201,4 +242,5 @@ def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: Imp
                 Video.objects.filter(dataset=dataset, status=Video.Status.OK,
                                      source__in=[i.source for i in labelled]).values_list("source", "id")
             )
-            report.labels_added += _labels_handler().write(dataset=dataset, items=labelled, video_ids=ids)
+            report.labels_added += _labels_handler().write(dataset=dataset, items=labelled, video_ids=ids,
+                                                           trusted=trusted)

@@ -61,5 +61,6 @@ class ImportStart(APIView):
         payload = ImportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         job = video_import_start(dataset=dataset, source=payload.validated_data["source"],
-                                 split=payload.validated_data.get("split"), user=request.user)
+                                 split=payload.validated_data.get("split"), user=request.user,
+                                 trust_labels=payload.validated_data["trust_labels"], via="api")
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

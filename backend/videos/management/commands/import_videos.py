@@ -1,8 +1,17 @@
+import getpass
 import json
 
 from backend.common.commands import PlatformCommand
 from backend.videos.selectors import dataset_get
-from backend.videos.services import video_import
+from backend.videos.services import ImportOrigin, video_import
+
+
+def _login() -> str:
+    """The system login running the command (the "who" of a trusted import's provenance)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER/LOGNAME and no passwd entry (some containers)
+        return ""
 
 
 class Command(PlatformCommand):
@@ -15,19 +24,27 @@ class Command(PlatformCommand):
         parser.add_argument("source")
         parser.add_argument("--dataset", required=True)
         parser.add_argument("--split", choices=["train", "val", "test"], default=None)
+        parser.add_argument(
+            "--trust-labels", action="store_true",
+            help="The manifest's labels are verified already (e.g. Moments in Time): record them as verified "
+                 "positives (source `import`, with the file, time and who imported them), without questions. "
+                 "Without it they are pending labels, asked like any other.")
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
         dataset = dataset_get(name=opts["dataset"])
+        origin = ImportOrigin(via="command", user_name=_login())
         with self.progress_bar(desc="import", unit="file", disable=opts["no_progress"]) as progress:
-            report = video_import(dataset=dataset, source=opts["source"], split=opts["split"], progress=progress)
+            report = video_import(dataset=dataset, source=opts["source"], split=opts["split"], progress=progress,
+                                  trust_labels=opts["trust_labels"], origin=origin)
         if opts["json"]:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
             return
+        kind = "verified labels (trusted, source import)" if report.labels_trusted else "initial labels"
         self.stdout.write(
             f"{report.seen} files: {report.imported} imported, {report.quarantined} quarantined, "
-            f"{report.already_imported} already imported, {report.labels_added} initial labels added."
+            f"{report.already_imported} already imported, {report.labels_added} {kind} added."
         )
         for entry in report.quarantine:
             self.stdout.write(f"  quarantined {entry['source']}: {entry['reason']}")
