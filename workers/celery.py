@@ -31,6 +31,7 @@ app.conf.include = [
     "workers.tasks.regions",
     "workers.tasks.releases",
     "workers.tasks.training",
+    "workers.tasks.campaigns",
     "workers.tasks.summaries",
 ]
 # Default schedule; django-celery-beat copies it into the database, where curators edit it.
@@ -38,6 +39,8 @@ app.conf.beat_schedule = {
     "expire-abandoned-sets": {"task": "mmit.annotation.expire_sets", "schedule": 60.0},
     "mturk-review": {"task": "mmit.mturk.review", "schedule": 300.0},
     "reap-stuck-runs": {"task": "mmit.training.reap_runs", "schedule": 600.0},
+    # the closed loop of every running campaign, one step at a time (backend/campaigns)
+    "campaigns-advance": {"task": "mmit.campaigns.advance_all", "schedule": 30.0},
     "regions-advance": {"task": "mmit.regions.advance_all", "schedule": 60.0},
     "regions-expire-drawing-sets": {"task": "mmit.regions.expire_drawing_sets", "schedule": 60.0},
     # the summaries large datasets' pages read (backend/common/summaries.py)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "backend.regions",
     "backend.releases",
     "backend.training",
+    "backend.campaigns",
     "backend.dashboard",
     "backend.simulation",
 ]

@@ -42,7 +42,7 @@ NO_GPU_REFUSED = ("No GPU on the ml worker, and MMIT_TRAIN_WITHOUT_GPU=refuse. S
                   "that serves the ml queue (celery -A workers worker -Q ml -c 1), or set "
                   "MMIT_TRAIN_WITHOUT_GPU=small to train a small CPU model in minutes.")
 BAD_WITHOUT_GPU = "MMIT_TRAIN_WITHOUT_GPU must be small, refuse or full, not {value!r}."
-NOT_FLAGS = ("note",)  # run config keys that are not options of ml.train
+NOT_FLAGS = ("note", "processes")  # run config keys that are not options of ml.train
 TRAIN_FAILED = "Training failed (exit code {code}): {tail}"
 PREDICT_FAILED = "Prediction failed (exit code {code}): {tail}"
 TIMED_OUT = "Timed out: no progress for {seconds} s (MMIT_TRAIN_TIMEOUT), stopped."
@@ -146,6 +146,18 @@ def gpu_count() -> int:
         return 0
 
 
+def torchrun_argv(argv: list[str], *, processes: int) -> list[str]:
+    """``python -m ml.train ...`` as ``torchrun`` with one process per GPU (at most ``processes``)
+    when this worker has GPUs and more than one process is asked for; unchanged otherwise."""
+    if processes <= 1 or argv[1:3] != ["-m", "ml.train"]:
+        return argv
+    gpus = gpu_count()
+    if gpus <= 1:
+        return argv
+    return [argv[0], "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={min(processes, gpus)}",
+            *argv[1:]]
+
+
 def run_config_sized(*, run: ModelRun) -> ModelRun:
     """Fit a run that names no device to this worker: without a GPU, train ``CPU_SMALL`` (recorded in
     the run's config with a note), refuse, or keep the configuration, as MMIT_TRAIN_WITHOUT_GPU says."""
@@ -173,7 +185,8 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
     out = run_dir(run)
     out.mkdir(parents=True, exist_ok=True)
     silence = timeout or settings.MMIT_TRAIN_TIMEOUT
-    argv = train_argv(config=run.config, release=Path(run.release.path), out=out)
+    argv = torchrun_argv(train_argv(config=run.config, release=Path(run.release.path), out=out),
+                         processes=int(run.config.get("processes") or 1))
     if (out / "checkpoint.pt").exists():
         argv.append("--resume")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

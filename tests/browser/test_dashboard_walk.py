@@ -8,7 +8,8 @@ from tests.annotation.bench import truth_of
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 PAGES = {"Overview": "synthetic", "Workers": "Workers", "Labels": "Label browser", "Releases": "Releases",
-         "Candidates": "Candidate rounds", "Models": "Model runs", "Interpretation": "Interpretation", "MTurk": "Amazon Mechanical Turk"}
+         "Candidates": "Candidate rounds", "Models": "Model runs", "Interpretation": "Interpretation", "MTurk": "Amazon Mechanical Turk",
+         "Campaign": "Campaign"}
 
 
 def test_curator_walks_every_page(engine, live_server, page, django_user_model, make_worker):
