@@ -5,7 +5,9 @@ Each item is a dict:
 * ``"video"``: ``(3, T, crop, crop)`` uint8 (video models; ``ml.engine`` moves it
   to the device and normalises it there, see ``ml.transforms``),
 * ``"audio"``: ``(1, L)`` float32 mono waveform at 22,050 Hz (audio models),
-* ``"targets"``: ``(C,)`` float32 multi-hot labels,
+* ``"targets"``: ``(C,)`` float32 multi-hot labels; a dataset built with
+  ``three_state=True`` marks the classes that are neither a verified positive nor a
+  verified negative of the video -1 (unknown, see ``ml.losses``) instead of 0,
 * ``"index"``: the video's position in the split,
 * ``"valid"``: False when the file could not be decoded (or has no audio while
   audio is required); such an item holds zeros and the training and evaluation
@@ -32,10 +34,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ml.decode import decode_clip
+from ml.losses import UNKNOWN
 from ml.release import Video
 from ml.transforms import ClipTransform
 
-__all__ = ["AUDIO_RATE", "ClipSpec", "EpochSampler", "VideoDataset", "make_loader"]
+__all__ = ["AUDIO_RATE", "ClipSpec", "EpochSampler", "VideoDataset", "make_loader", "video_targets"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,21 @@ class ClipSpec:
         return self.resize if self.resize is not None else int(round(self.crop * 8 / 7))
 
 
+def video_targets(video: Video, num_classes: int, *, three_state: bool = False) -> np.ndarray:
+    """The ``(C,)`` float32 targets of one video.
+
+    Args:
+        video: its verified positives (``labels``) and negatives (``negatives``).
+        num_classes: ``C``.
+        three_state: 1 positive, 0 verified negative, -1 (``ml.losses.UNKNOWN``) any
+            other class; when False, 1 positive and 0 every other class.
+    """
+    out = np.full(num_classes, UNKNOWN if three_state else 0.0, dtype=np.float32)
+    out[list(video.negatives)] = 0.0
+    out[list(video.labels)] = 1.0
+    return out
+
+
 class VideoDataset(Dataset):
     """Decoded, augmented clips of a list of videos.
 
@@ -94,16 +112,21 @@ class VideoDataset(Dataset):
         spec: what to decode.
         train: random augmentation when True.
         seed: base of the per-item random generators.
+        three_state: targets -1 for classes neither verified positive nor verified
+            negative (``python -m ml.train --unlabelled ignore`` or ``weight=A``); the
+            metrics take two-state targets, so evaluation datasets leave this False.
     """
 
     def __init__(
-        self, videos: Sequence[Video], *, num_classes: int, spec: ClipSpec, train: bool, seed: int = 0
+        self, videos: Sequence[Video], *, num_classes: int, spec: ClipSpec, train: bool, seed: int = 0,
+        three_state: bool = False,
     ) -> None:
         self.videos = list(videos)
         self.num_classes = num_classes
         self.spec = spec
         self.train = train
         self.seed = seed
+        self.three_state = three_state
         self.transform = ClipTransform(
             crop=spec.crop, resize=spec.short_side, train=train, flip=spec.flip
         )
@@ -113,10 +136,10 @@ class VideoDataset(Dataset):
         return len(self.videos)
 
     def targets(self) -> np.ndarray:
-        """``(N, C)`` float32 multi-hot labels of all videos."""
+        """``(N, C)`` float32 targets of all videos (see ``video_targets``)."""
         out = np.zeros((len(self.videos), self.num_classes), dtype=np.float32)
         for row, video in enumerate(self.videos):
-            out[row, list(video.labels)] = 1.0
+            out[row] = video_targets(video, self.num_classes, three_state=self.three_state)
         return out
 
     def _empty(self) -> dict[str, torch.Tensor]:
@@ -131,8 +154,7 @@ class VideoDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor | int | bool]:
         epoch, index = key if isinstance(key, tuple) else (0, key)
         video = self.videos[index]
-        targets = torch.zeros(self.num_classes)
-        targets[list(video.labels)] = 1.0
+        targets = torch.from_numpy(video_targets(video, self.num_classes, three_state=self.three_state))
         rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
         wants_video = "video" in self.spec.modalities
         try:

@@ -1,15 +1,32 @@
 """Multi-label losses of Section 4 of the paper: BCE, WARP, LSEP and wLSEP.
 
-Every loss has the signature ``loss(logits, targets, class_weights=None)``:
+Every loss has the signature ``loss(logits, targets, class_weights=None, *, unknown_weight=0.0)``:
 
 * ``logits``: ``(B, C)`` raw scores ``x`` (any float dtype; computed in float32),
-* ``targets``: ``(B, C)`` in ``{0, 1}`` (bool, int or float),
+* ``targets``: ``(B, C)`` in ``{1, 0, -1}`` (bool, int or float): 1 a positive, 0 a
+  negative, -1 **unknown** (neither verified positive nor verified negative),
 * ``class_weights``: ``(C,)`` the ``w_i`` of the paper or ``None`` for all ones,
+* ``unknown_weight``: in ``[0, 1]``, how much an unknown class counts as a negative,
 
 and returns the scalar batch mean of the per-video losses. As the paper states
 for all four, each per-video loss is divided by ``|Y|``, the number of positive
 labels of that video (taken as 1 when it has none). A video without positives,
 or without negatives, contributes 0 to the ranking losses (never NaN).
+
+**Unknown classes.** With the default ``unknown_weight=0`` a class whose target is
+-1 counts neither as a positive nor as a negative of its video: the loss of each
+video is exactly the loss of its row with the unknown columns removed (WARP's rank
+counts the known classes only), its gradient on unknown entries is exactly 0, and
+the batch loss stays the mean over all ``B`` videos. ``unknown_weight=a`` makes an
+unknown class a negative whose every negative term is scaled by ``a``: BCE's
+``-log(1 - s(x_j))``, LSEP's and wLSEP's ``exp(x_j - x_i)`` and WARP's hinge
+``max(0, 1 + x_j - x_i)``; WARP's rank counts an unknown class above ``x_i`` as ``a``
+of a class (``W(r)`` at a fractional rank is ``digamma(r + 1) + gamma``, the harmonic
+number it interpolates). ``a = 1`` is the same as target 0 and ``a = 0`` the same as
+leaving the class out, so every value in between sits between the two. Targets
+without -1 give the same results as before the option existed (any negative target
+is read as unknown; fractional targets such as -0.5 carry no meaning: the weight
+lives in ``unknown_weight``, one value for the whole batch).
 
 None of the losses builds a ``(B, C, C)`` tensor. The pairwise sums factor:
 
@@ -28,6 +45,7 @@ at ``|x| = 100`` under bf16/fp16 autocast.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import numpy as np
@@ -35,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["LOSSES", "LossFn", "bce", "get_loss", "lsep", "warp", "wlsep"]
+__all__ = ["LOSSES", "UNKNOWN", "LossFn", "bce", "get_loss", "lsep", "warp", "wlsep"]
 
 ERR_SHAPE = "logits and targets must both be (B, C); got {logits} and {targets}"
 ERR_WEIGHTS_SHAPE = "class_weights must be (C,) = ({classes},); got {shape}"
@@ -44,13 +62,20 @@ ERR_LSEP_WEIGHTS = (
     "separate per positive class); use wlsep for weighted ranking"
 )
 ERR_UNKNOWN_LOSS = "unknown loss {name!r}; choose one of {choices}"
+ERR_UNKNOWN_WEIGHT = "unknown_weight must be a number in [0, 1]; got {value!r}"
+UNKNOWN = -1
+"""The target of a class that is neither a verified positive nor a verified negative."""
 
 
 class LossFn(Protocol):
-    """A multi-label loss: ``(logits (B, C), targets (B, C), class_weights (C,) | None) -> ()``."""
+    """A multi-label loss: ``(logits (B, C), targets (B, C), class_weights (C,) | None) -> ()``.
+
+    ``targets`` may hold -1 (unknown); see the module docstring for ``unknown_weight``.
+    """
 
     def __call__(
-        self, logits: Tensor, targets: Tensor, class_weights: Tensor | None = None
+        self, logits: Tensor, targets: Tensor, class_weights: Tensor | None = None, *,
+        unknown_weight: float = 0.0,
     ) -> Tensor: ...
 
 
@@ -60,21 +85,30 @@ class LossFn(Protocol):
 # its gradient 0 rather than NaN (logsumexp over all -inf has a NaN gradient).
 # |x| up to ~1e20 keeps x - _MASK far below every real score in float32.
 _MASK = 1e30
+_EULER_GAMMA = 0.5772156649015329  # digamma(r + 1) + gamma = sum_{k=1..r} 1/k for whole r
 
 
 def _prepare(
-    logits: Tensor, targets: Tensor, class_weights: Tensor | None
-) -> tuple[Tensor, Tensor, Tensor | None]:
+    logits: Tensor, targets: Tensor, class_weights: Tensor | None, unknown_weight: float = 0.0
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """Validate and convert inputs.
 
     Returns:
-        ``x`` float32 ``(B, C)``, ``y`` float32 ``(B, C)`` in ``{0, 1}`` and ``w``
-        float32 ``(C,)`` or ``None``.
+        ``x`` float32 ``(B, C)``, ``y`` float32 ``(B, C)`` in ``{0, 1}`` (the positives;
+        unknown entries are 0), ``u`` float32 ``(B, C)`` 1 on unknown entries (or ``None``
+        when there is none: bool targets, or CPU targets without a negative value) and
+        ``w`` float32 ``(C,)`` or ``None``.
     """
     if logits.ndim != 2 or logits.shape != targets.shape:
         raise ValueError(ERR_SHAPE.format(logits=tuple(logits.shape), targets=tuple(targets.shape)))
+    if not (isinstance(unknown_weight, int | float) and 0.0 <= unknown_weight <= 1.0):
+        raise ValueError(ERR_UNKNOWN_WEIGHT.format(value=unknown_weight))
     x = logits.float()
     y = targets.to(dtype=torch.float32, device=x.device)
+    u = None
+    if _may_hold_unknown(targets, y):
+        u = (y < 0).to(torch.float32)
+        y = y.clamp(min=0.0)
     w = None
     if class_weights is not None:
         if class_weights.shape != (x.shape[1],):
@@ -82,7 +116,42 @@ def _prepare(
                 ERR_WEIGHTS_SHAPE.format(classes=x.shape[1], shape=tuple(class_weights.shape))
             )
         w = class_weights.to(device=x.device, dtype=torch.float32)
-    return x, y, w
+    return x, y, u, w
+
+
+def _may_hold_unknown(targets: Tensor, y: Tensor) -> bool:
+    """Whether the losses build the unknown mask ``u`` for these targets.
+
+    Bool targets hold no unknown entry. On the CPU, targets without a negative value skip
+    the bookkeeping (it costs BCE and wLSEP a third more time at B=256, C=292); on an
+    accelerator that test would be a host sync per step, so ``u`` is always built there:
+    all zeros without unknown entries, and every use of it then adds or multiplies an
+    exact 0 or 1 (the same results, bit for bit).
+    """
+    if targets.dtype == torch.bool:
+        return False
+    if y.device.type != "cpu":
+        return True
+    return bool(y.numel()) and bool(y.min() < 0)
+
+
+def _known_weight(u: Tensor, unknown_weight: float) -> Tensor:
+    """``(B, C)`` weight of each entry as a class of its video: 1 known, ``unknown_weight`` unknown."""
+    return 1.0 - (1.0 - unknown_weight) * u
+
+
+def _negative_scores(x: Tensor, y: Tensor, u: Tensor | None, unknown_weight: float) -> Tensor:
+    """``x_j + log a_j`` with ``a_j`` the weight of ``j`` as a negative (1 negative,
+    ``unknown_weight`` unknown, 0 positive); 0 is ``-_MASK``.
+
+    ``LSE_j`` of these is ``log sum_{j not in Y} a_j exp(x_j)``, and their softmax is the
+    gradient of that log-sum-exp with respect to ``x``.
+    """
+    scores = x.add(y, alpha=-_MASK)
+    if u is not None:
+        shift = -_MASK if unknown_weight == 0.0 else math.log(unknown_weight)
+        scores = scores.add_(u, alpha=shift)
+    return scores
 
 
 def _num_positives(y: Tensor) -> Tensor:
@@ -90,40 +159,50 @@ def _num_positives(y: Tensor) -> Tensor:
     return y.sum(dim=1).clamp(min=1.0)
 
 
-def bce(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None) -> Tensor:
+def bce(
+    logits: Tensor, targets: Tensor, class_weights: Tensor | None = None, *, unknown_weight: float = 0.0
+) -> Tensor:
     """Weighted binary cross entropy, eq. 1, normalised by ``|Y|``.
 
     Per video: ``(1/|Y|) sum_i -w_i [y_i log s(x_i) + (1 - y_i) log(1 - s(x_i))]`` with
-    ``s`` the sigmoid.
+    ``s`` the sigmoid, the sum over the known classes; an unknown class adds
+    ``-unknown_weight w_i log(1 - s(x_i))``.
 
     Args:
         logits: ``(B, C)`` scores.
-        targets: ``(B, C)`` labels in ``{0, 1}``.
+        targets: ``(B, C)`` labels in ``{1, 0, -1}`` (-1: unknown).
         class_weights: ``(C,)`` weights ``w_i`` or ``None``.
+        unknown_weight: weight in ``[0, 1]`` of an unknown class's negative term.
 
     Returns:
         Scalar batch mean of the per-video losses.
     """
     with torch.autocast(device_type=logits.device.type, enabled=False):
-        x, y, w = _prepare(logits, targets, class_weights)
+        x, y, u, w = _prepare(logits, targets, class_weights, unknown_weight)
         # One fused kernel: the per-entry weight w_i / (|Y| B) folds the class
         # weight, the per-video normalisation and the batch mean together.
         weight = (1.0 / (_num_positives(y) * x.shape[0]))[:, None]
         if w is not None:
             weight = weight * w
+        if u is not None:
+            weight = weight * _known_weight(u, unknown_weight)  # exact: x * 1.0 == x
         return F.binary_cross_entropy_with_logits(x, y, weight=weight, reduction="sum")
 
 
-def lsep(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None) -> Tensor:
+def lsep(
+    logits: Tensor, targets: Tensor, class_weights: Tensor | None = None, *, unknown_weight: float = 0.0
+) -> Tensor:
     """Log-sum-exp pairwise loss (LSEP), eq. 3, normalised by ``|Y|``.
 
-    Per video: ``(1/|Y|) log(1 + sum_{i in Y} sum_{j not in Y} exp(x_j - x_i))``,
-    computed as ``softplus(LSE_{j not in Y} x_j + LSE_{i in Y} (-x_i)) / |Y|``.
+    Per video: ``(1/|Y|) log(1 + sum_{i in Y} sum_{j not in Y} a_j exp(x_j - x_i))``,
+    computed as ``softplus(LSE_{j not in Y} (x_j + log a_j) + LSE_{i in Y} (-x_i)) / |Y|``,
+    with ``a_j`` 1 for a negative and ``unknown_weight`` for an unknown class.
 
     Args:
         logits: ``(B, C)`` scores.
-        targets: ``(B, C)`` labels in ``{0, 1}``.
+        targets: ``(B, C)`` labels in ``{1, 0, -1}`` (-1: unknown).
         class_weights: must be ``None``.
+        unknown_weight: weight in ``[0, 1]`` of an unknown class's pair terms.
 
     Returns:
         Scalar batch mean of the per-video losses.
@@ -134,8 +213,8 @@ def lsep(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None) -
     if class_weights is not None:
         raise ValueError(ERR_LSEP_WEIGHTS)
     with torch.autocast(device_type=logits.device.type, enabled=False):
-        x, y, _ = _prepare(logits, targets, None)
-        lse_neg = torch.logsumexp(x - _MASK * y, dim=1)
+        x, y, u, _ = _prepare(logits, targets, None, unknown_weight)
+        lse_neg = torch.logsumexp(_negative_scores(x, y, u, unknown_weight), dim=1)
         lse_pos = torch.logsumexp(-x - _MASK * (1.0 - y), dim=1)
         # Without positives or negatives one term is ~ -1e30: softplus gives 0.
         return (F.softplus(lse_neg + lse_pos) / _num_positives(y)).mean()
@@ -182,14 +261,15 @@ class _WLSEP(torch.autograd.Function):
     * positive ``i``: ``dL/dx_i = -w_i s_i / |Y|``,
     * negative ``j``: ``dL/dx_j = p_j sum_{i in Y} w_i s_i / |Y|``,
 
-    each divided by ``B`` for the batch mean.
+    each divided by ``B`` for the batch mean. ``neg_scores`` (``_negative_scores``,
+    no gradient of its own) are ``x_j + log a_j``: the softmax over them is the
+    gradient of ``LSE_neg`` also when unknown classes weigh ``a_j`` in ``[0, 1)``.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, y: Tensor, w: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, y: Tensor, w: Tensor, neg_scores: Tensor) -> Tensor:  # type: ignore[override]
         flat, rows, cols, scale = _positive_entries(y)
-        neg_scores = x.add(y, alpha=-_MASK)
-        softmax_neg = torch.softmax(neg_scores, dim=1)  # p_j; exactly 0 on positives
+        softmax_neg = torch.softmax(neg_scores, dim=1)  # p_j; exactly 0 on positives (and ignored classes)
         # The softmax peaks at the row maximum with p_max = exp(0) / sum_j exp(x_j - max)
         # >= 1/C, so LSE_neg = max - log(p_max) without a second exp pass.
         lse_neg = neg_scores.amax(dim=1).sub_(softmax_neg.amax(dim=1).log_())
@@ -206,39 +286,51 @@ class _WLSEP(torch.autograd.Function):
         row_total = softmax_neg.new_zeros(softmax_neg.shape[0]).index_add_(0, rows, weighted_sig)
         grad = softmax_neg * row_total[:, None]
         grad.view(-1).index_add_(0, flat, weighted_sig.neg_())
-        return grad, None, None
+        return grad, None, None, None
 
 
-def wlsep(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None) -> Tensor:
+def wlsep(
+    logits: Tensor, targets: Tensor, class_weights: Tensor | None = None, *, unknown_weight: float = 0.0
+) -> Tensor:
     """Weighted LSEP (wLSEP), eq. 4 of the paper.
 
-    Per video: ``(1/|Y|) sum_{i in Y} w_i log(1 + sum_{j not in Y} exp(x_j - x_i))``,
-    computed as ``sum_{i in Y} w_i softplus(LSE_{j not in Y} x_j - x_i) / |Y|`` with a
+    Per video: ``(1/|Y|) sum_{i in Y} w_i log(1 + sum_{j not in Y} a_j exp(x_j - x_i))``
+    (``a_j`` 1 for a negative, ``unknown_weight`` for an unknown class), computed as
+    ``sum_{i in Y} w_i softplus(LSE_{j not in Y} (x_j + log a_j) - x_i) / |Y|`` with a
     fused closed-form backward (see ``_WLSEP``). A video without negatives has
     ``LSE_neg ~ -1e30``: its softplus and sigmoids are exactly 0.
 
     Args:
         logits: ``(B, C)`` scores.
-        targets: ``(B, C)`` labels in ``{0, 1}``.
+        targets: ``(B, C)`` labels in ``{1, 0, -1}`` (-1: unknown).
         class_weights: ``(C,)`` weights ``w_i`` or ``None``.
+        unknown_weight: weight in ``[0, 1]`` of an unknown class's pair terms.
 
     Returns:
         Scalar batch mean of the per-video losses.
     """
     with torch.autocast(device_type=logits.device.type, enabled=False):
-        x, y, w = _prepare(logits, targets, class_weights)
+        x, y, u, w = _prepare(logits, targets, class_weights, unknown_weight)
         if w is None:
             w = torch.ones(x.shape[1], device=x.device, dtype=x.dtype)
-        return _WLSEP.apply(x, y, w)
+        neg_scores = _negative_scores(x.detach(), y, u, unknown_weight)
+        return _WLSEP.apply(x, y, w, neg_scores)
 
 
-def warp(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None) -> Tensor:
+def warp(
+    logits: Tensor, targets: Tensor, class_weights: Tensor | None = None, *, unknown_weight: float = 0.0
+) -> Tensor:
     """Weighted approximate-rank pairwise loss (WARP), eq. 2 of the paper.
 
     Per video: ``(1/|Y|) sum_{i in Y} w_i W(R(x_i)) sum_{j not in Y} max(0, 1 + x_j - x_i)``
     with ``W(r) = sum_{k=1..r} 1/k`` and ``R(x_i)`` the 1-based position of class
     ``i`` in the descending order of the video's scores (ties broken by class
     index; no gradient flows through the rank).
+
+    Unknown classes: ``R(x_i)`` is ``1 + `` the number of known classes ahead of ``i``
+    plus ``unknown_weight`` times the number of unknown ones, and an unknown class's
+    hinge term is scaled by ``unknown_weight``; at a fractional rank ``W(r)`` is
+    ``digamma(r + 1) + gamma`` (equal to the harmonic sum at whole ranks).
 
     One stable descending sort of each row gives both the ranks and the hinge
     sums: with ``k_i`` the number of negatives scoring above ``x_i - 1`` and
@@ -248,25 +340,43 @@ def warp(logits: Tensor, targets: Tensor, class_weights: Tensor | None = None) -
 
     Args:
         logits: ``(B, C)`` scores.
-        targets: ``(B, C)`` labels in ``{0, 1}``.
+        targets: ``(B, C)`` labels in ``{1, 0, -1}`` (-1: unknown).
         class_weights: ``(C,)`` weights ``w_i`` or ``None``.
+        unknown_weight: weight in ``[0, 1]`` of an unknown class in ranks and hinges.
 
     Returns:
         Scalar batch mean of the per-video losses.
     """
     with torch.autocast(device_type=logits.device.type, enabled=False):
-        x, y, w = _prepare(logits, targets, class_weights)
+        x, y, u, w = _prepare(logits, targets, class_weights, unknown_weight)
         batch, classes = x.shape
         sorted_x, order = x.sort(dim=1, descending=True, stable=True)  # differentiable values
-        sorted_neg = 1.0 - y.gather(1, order)  # 1 where the sorted entry is a negative
+        # Weight of each sorted entry as a negative: 1 negative, 0 positive, a unknown.
+        negative = 1.0 - y if u is None else 1.0 - y - (1.0 - unknown_weight) * u
+        sorted_neg = negative.gather(1, order)
         zero = x.new_zeros(batch, 1)
         # prefix_*[:, p] = over the first p sorted entries (p = 0..C).
         prefix_sum = torch.cat([zero, torch.cumsum(sorted_x * sorted_neg, dim=1)], dim=1)
         with torch.no_grad():
             steps = torch.arange(1, classes + 1, device=x.device)
-            rank = torch.empty_like(order).scatter_(1, order, steps.expand(batch, -1))
             harmonic = torch.cumsum(1.0 / steps.to(x.dtype), dim=0)
-            rank_weight = harmonic[rank - 1]  # W(R(x_i)), (B, C)
+            if u is None:
+                rank = torch.empty_like(order).scatter_(1, order, steps.expand(batch, -1))
+                rank_weight = harmonic[rank - 1]  # W(R(x_i)), (B, C)
+            else:
+                # R = 1 + (known classes ahead) + a (unknown classes ahead) in the sorted
+                # row; the counts are exact sums of 0s and 1s, so without unknown classes
+                # R is the position itself, as above.
+                sorted_unknown = u.gather(1, order)
+                unknown_ahead = torch.cumsum(sorted_unknown, dim=1) - sorted_unknown
+                known_ahead = (steps - 1).to(x.dtype) - unknown_ahead
+                sorted_rank = known_ahead + 1.0 + unknown_weight * unknown_ahead
+                rank = torch.empty_like(x).scatter_(1, order, sorted_rank)
+                whole = rank.floor()
+                rank_weight = harmonic[whole.long() - 1]  # whole ranks: the same table as above
+                if unknown_weight not in (0.0, 1.0):
+                    rank_weight = torch.where(rank == whole, rank_weight,
+                                              torch.digamma(rank + 1.0) + _EULER_GAMMA)
             prefix_count = torch.cat([zero, torch.cumsum(sorted_neg, dim=1)], dim=1)
             # Entries > x_i - 1 form a prefix of the descending row; its length is
             # C minus the insertion point of x_i - 1 in the ascending row.

@@ -4,9 +4,9 @@ Layout (only ``vocabulary.csv`` is required)::
 
     RELEASE/
       vocabulary.csv    index,name,display_name   (index 0..C-1 = model output order)
-      train.csv         path,labels               (labels: ';'-separated action names)
-      val.csv           path,labels
-      test.csv          path,labels
+      train.csv         path,labels,negatives     (';'-separated action names)
+      val.csv           path,labels,negatives
+      test.csv          path,labels,negatives
       manifest.json     {"dataset": ..., "media_root": ..., "files": {...}, ...}
 
 A relative ``path`` is resolved against ``media_root`` from ``manifest.json``
@@ -14,6 +14,11 @@ A relative ``path`` is resolved against ``media_root`` from ``manifest.json``
 release directory; a ``video_root`` given by the caller (``--video-root``)
 overrides both. Files are not opened here: a missing or corrupt video is logged
 and skipped by the data loader.
+
+``labels`` are the video's verified positives, ``negatives`` its verified negatives
+(actions the crowd answered No); every other action was never asked or stayed
+undecided. ``negatives`` is optional: a release written before the column existed
+reads as having no verified negatives.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ ERR_INDEX_ORDER = "{file}: indices must be 0..{last}, each once; found {found}"
 ERR_DUPLICATE_ACTION = "{file}, line {line}: action {name!r} already on line {first}"
 ERR_EMPTY_ACTION = "{file}, line {line}: empty action name"
 ERR_UNKNOWN_ACTIONS = "{file}: {count} label(s) not in vocabulary.csv: {examples}"
+ERR_POSITIVE_AND_NEGATIVE = "{file}: {count} action(s) both in labels and in negatives: {examples}"
 ERR_EMPTY_PATH = "{file}, line {line}: empty path"
 ERR_MANIFEST = "{file} is not a JSON object: {error}"
 ERR_MISSING_SPLIT = "release {root} has no {split}.csv, or it lists no videos"
@@ -138,11 +144,13 @@ class Video:
         path: the path exactly as written in the CSV (the key of predictions).
         file: the resolved location of the video file.
         labels: sorted class indices of the positive actions (may be empty).
+        negatives: sorted class indices of the verified negative actions (may be empty).
     """
 
     path: str
     file: Path
     labels: tuple[int, ...] = ()
+    negatives: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,43 +214,58 @@ def _resolve(path: str, base: Path) -> Path:
 def read_video_list(
     csv_path: Path | str, *, base: Path | str, vocabulary: Vocabulary | None = None
 ) -> tuple[Video, ...]:
-    """Read a ``path[,labels]`` CSV: a release split or a plain list of videos.
+    """Read a ``path[,labels[,negatives]]`` CSV: a release split or a plain list of videos.
 
     Args:
         csv_path: the CSV file; it needs a ``path`` column, and a ``labels``
-            column when ``vocabulary`` is given.
+            column when ``vocabulary`` is given (``negatives`` is optional).
         base: directory that relative paths are resolved against.
-        vocabulary: when given, ``labels`` are parsed against it.
+        vocabulary: when given, ``labels`` and ``negatives`` are parsed against it.
 
     Returns:
         The videos, in file order.
 
     Raises:
-        ReleaseError: on a bad header, an empty path, or action names missing
-            from the vocabulary (all of them listed with their lines).
+        ReleaseError: on a bad header, an empty path, action names missing from
+            the vocabulary or actions both positive and negative for a video (all
+            of them listed with their lines).
     """
     csv_path, base = Path(csv_path), Path(base)
     required = ("path", "labels") if vocabulary is not None else ("path",)
     videos: list[Video] = []
     unknown: list[str] = []
+    contradictions: list[str] = []
+
+    def parse(cell: str, line: int) -> set[int]:
+        indices: set[int] = set()
+        for name in (part.strip() for part in cell.split(";")):
+            if not name:
+                continue
+            if name in vocabulary:
+                indices.add(vocabulary.index(name))
+            else:
+                unknown.append(f"{name!r} (line {line})")
+        return indices
+
     for line, row in _read_csv(csv_path, required=required):
         path = row["path"].strip()
         if not path:
             raise ReleaseError(ERR_EMPTY_PATH.format(file=csv_path, line=line))
         labels: set[int] = set()
+        negatives: set[int] = set()
         if vocabulary is not None:
-            for name in (part.strip() for part in row["labels"].split(";")):
-                if not name:
-                    continue
-                if name in vocabulary:
-                    labels.add(vocabulary.index(name))
-                else:
-                    unknown.append(f"{name!r} (line {line})")
-        videos.append(Video(path=path, file=_resolve(path, base), labels=tuple(sorted(labels))))
+            labels = parse(row["labels"], line)
+            negatives = parse(row.get("negatives", ""), line)
+            contradictions += [f"{vocabulary.names[i]!r} (line {line})" for i in sorted(labels & negatives)]
+        videos.append(Video(path=path, file=_resolve(path, base), labels=tuple(sorted(labels)),
+                            negatives=tuple(sorted(negatives))))
     if unknown:
         raise ReleaseError(
             ERR_UNKNOWN_ACTIONS.format(file=csv_path, count=len(unknown), examples=_summary(unknown))
         )
+    if contradictions:
+        raise ReleaseError(ERR_POSITIVE_AND_NEGATIVE.format(
+            file=csv_path, count=len(contradictions), examples=_summary(contradictions)))
     return tuple(videos)
 
 

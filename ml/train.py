@@ -10,13 +10,15 @@ Examples::
 
 Writes to ``RUN_DIR``: ``config.json`` (resolved configuration), ``metrics.json``
 and ``metrics.png`` (per epoch), ``checkpoint.pt`` (latest, exact resume),
-``best.pt`` (best validation micro mAP by default) and, when training
-completes, ``eval.json`` (best checkpoint on val/test, with per-class AP).
+``best.pt`` (best validation micro mAP by default), ``progress.json`` (where the run
+is, rewritten as it goes; ``ml/progress.py``) and, when training completes, ``eval.json``
+(best checkpoint on val/test, with per-class AP).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import shutil
@@ -34,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ml import distributed
 from ml.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, unwrap
 from ml.class_weights import DEFAULT_ALPHA, class_weights, positive_counts
+from ml.cli import cli_parser, default_workers
 from ml.config import jsonable, parse_with_config, write_json
 from ml.data import ClipSpec, VideoDataset, make_loader
 from ml.engine import infer, train_one_epoch
@@ -42,6 +45,7 @@ from ml.losses import LOSSES, get_loss
 from ml.metrics import evaluate
 from ml.models import BUILDERS, build_model
 from ml.plot import plot_history
+from ml.progress import Progress
 from ml.release import Release, ReleaseError, Vocabulary, load_release
 
 __all__ = ["build_parser", "main", "train"]
@@ -56,6 +60,43 @@ ERR_MODEL_MISMATCH = "--model {given} differs from the checkpoint's model {saved
 ERR_RESUME_VOCABULARY = "cannot resume {path}: the release's vocabulary differs from the checkpoint's"
 ERR_FUSION_INIT = "--{flag} expects a {expected} checkpoint; {path} holds {found}"
 ERR_LSEP_WEIGHTS = "lsep takes no class weights; they are turned off for it"
+ERR_UNLABELLED = "expected negative, ignore or weight=A with 0 < A < 1; got {value!r}"
+
+UNLABELLED_HELP = (
+    "classes neither verified positive nor verified negative (the release's negatives column) of a "
+    "training video: negative = target 0, as a verified negative; ignore = target -1, neither positive "
+    "nor negative; weight=A (0 < A < 1) = negatives whose negative terms in the loss weigh A"
+)
+
+
+def parse_unlabelled(text: str) -> str:
+    """``--unlabelled`` value: ``negative``, ``ignore`` or ``weight=A`` with ``0 < A < 1``.
+
+    Returns:
+        The choice, normalised (``weight=0.30`` gives ``weight=0.3``).
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else (argparse prints it as a usage error).
+    """
+    value = str(text).strip()
+    if value in ("negative", "ignore"):
+        return value
+    name, _, number = value.partition("=")
+    try:
+        weight = float(number)
+    except ValueError:
+        weight = math.nan
+    if name.strip() != "weight" or not 0.0 < weight < 1.0:
+        raise argparse.ArgumentTypeError(ERR_UNLABELLED.format(value=text))
+    return f"weight={weight!r}"
+
+
+def unknown_weight(choice: str) -> float | None:
+    """The losses' ``unknown_weight`` for a ``--unlabelled`` choice; ``None`` for ``negative``
+    (two-state targets, no unknown class)."""
+    if choice == "negative":
+        return None
+    return 0.0 if choice == "ignore" else float(choice.partition("=")[2])
 
 
 class UsageError(Exception):
@@ -63,7 +104,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
+    parser = cli_parser("python -m ml.train", __doc__.split("\n")[0])
     data = parser.add_argument_group("data")
     data.add_argument("--release", type=Path, required=True, help="release directory")
     data.add_argument("--video-root", type=Path, help="directory for relative video paths")
@@ -74,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--audio-seconds", type=float, default=3.0)
     data.add_argument("--require-audio", action="store_true",
                       help="leave out clips without an audio stream (else: silent waveform)")
-    data.add_argument("--workers", type=int, default=4, help="decoding processes per GPU/process")
+    data.add_argument("--workers", type=int, default=default_workers(), help="decoding processes per GPU/process")
     model = parser.add_argument_group("model")
     model.add_argument("--model", choices=sorted(BUILDERS), help="architecture")
     model.add_argument("--width", type=int, help="stem channels (tiny models for tests)")
@@ -93,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--loss", choices=sorted(LOSSES), default="wlsep")
     optim.add_argument("--class-weight-alpha", type=float, default=DEFAULT_ALPHA,
                        help="w_i = (N / (C n_i))^alpha normalised to mean 1; 0 turns weighting off")
+    optim.add_argument("--unlabelled", type=parse_unlabelled, default="negative", metavar="negative|ignore|weight=A",
+                       help=UNLABELLED_HELP)
     optim.add_argument("--epochs", type=int, default=30)
     optim.add_argument("--batch-size", type=int, default=8, help="clips per step per process")
     optim.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
@@ -270,6 +313,9 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
                     require_audio=args.require_audio)
 
     loss_fn = get_loss(args.loss)
+    unknown = unknown_weight(args.unlabelled)
+    if unknown is not None:
+        loss_fn = functools.partial(loss_fn, unknown_weight=unknown)
     weights = None
     if resumed is not None:
         weights = None if resumed["class_weights"] is None else np.asarray(resumed["class_weights"], np.float32)
@@ -290,7 +336,8 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
         model = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
 
     pin = ctx.device.type == "cuda"
-    train_set = VideoDataset(train_videos, num_classes=len(vocabulary), spec=spec, train=True, seed=args.seed)
+    train_set = VideoDataset(train_videos, num_classes=len(vocabulary), spec=spec, train=True, seed=args.seed,
+                             three_state=unknown is not None)
     train_loader = make_loader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
                                seed=args.seed, world_size=ctx.world_size, rank=ctx.rank, pin_memory=pin)
     val_loader = None
@@ -329,6 +376,7 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
         "device": str(ctx.device),
         "amp_dtype": None if amp_dtype is None else str(amp_dtype).removeprefix("torch."),
         "class_weights": "w_i = (N / (C * max(n_i, 1)))^alpha / mean" if weights is not None else None,
+        "unknown_weight": unknown,  # --unlabelled as the losses take it (None: unlabelled classes are target 0)
         "num_classes": len(vocabulary),
         "num_train_videos": len(train_videos),
         "num_val_videos": len(val_videos or ()),
@@ -356,6 +404,8 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
             "config": jsonable(config),
         }
 
+    # RUN_DIR/progress.json, rewritten as the run goes (ml/progress.py): what the platform follows.
+    progress = Progress(args.out / "progress.json" if ctx.is_main else None)
     ran = 0
     for epoch in range(start_epoch, args.epochs):
         if args.stop_after is not None and ran >= args.stop_after:
@@ -364,14 +414,18 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
         started = time.perf_counter()
         train_loader.sampler.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
+        progress.update(phase="train", epoch=epoch + 1, epochs=args.epochs, step=0, steps=len(train_loader))
         train_loss = train_one_epoch(
             model, train_loader, loss_fn=loss_fn, class_weights=weight_tensor, optimizer=optimizer,
             scheduler=scheduler, scaler=scaler, ctx=ctx, amp_dtype=amp_dtype,
-            progress=not args.no_progress, description=f"epoch {epoch + 1}/{args.epochs}")
+            progress=not args.no_progress, description=f"epoch {epoch + 1}/{args.epochs}",
+            on_step=lambda step: progress.update(step=step + 1))
         entry: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss, "lr": lr}
         if val_loader is not None:
+            progress.update(phase="val", step=0, steps=len(val_loader))
             outputs = infer(model, val_loader, ctx=ctx, amp_dtype=amp_dtype,
-                            progress=not args.no_progress, description="val")
+                            progress=not args.no_progress, description="val",
+                            on_step=lambda step: progress.update(step=step + 1))
             if len(outputs.indices):
                 entry.update({f"val_{k}": v for k, v in evaluate(outputs.logits, outputs.targets).items()})
         entry["time"] = time.perf_counter() - started
@@ -390,15 +444,19 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
                 shutil.copyfile(args.out / "checkpoint.pt", args.out / "best.pt")
             write_json(args.out / "metrics.json", history)
             plot_history(history, args.out / "metrics.png")
+            progress.update(phase="epoch", last=history[-1])
         distributed.barrier(ctx)
         ran += 1
 
-    _final_evaluation(args, ctx, model, release, spec, amp_dtype)
+    progress.update(phase="evaluate", epoch=args.epochs, epochs=args.epochs, step=0, steps=0)
+    _final_evaluation(args, ctx, model, release, spec, amp_dtype, progress)
+    progress.update(phase="done")
     return args.out
 
 
 def _final_evaluation(args: argparse.Namespace, ctx: distributed.Context, model: nn.Module,
-                      release: Release, spec: ClipSpec, amp_dtype: torch.dtype | None) -> None:
+                      release: Release, spec: ClipSpec, amp_dtype: torch.dtype | None,
+                      progress: Progress | None = None) -> None:
     """Evaluate ``best.pt`` on the val and test splits into ``RUN_DIR/eval.json``."""
     best_path = args.out / "best.pt"
     if not best_path.is_file():
@@ -413,8 +471,11 @@ def _final_evaluation(args: argparse.Namespace, ctx: distributed.Context, model:
         dataset = VideoDataset(videos, num_classes=len(release.vocabulary), spec=spec, train=False)
         loader = make_loader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.workers,
                              world_size=ctx.world_size, rank=ctx.rank)
+        if progress is not None:
+            progress.update(phase=f"evaluate {split}", step=0, steps=len(loader))
         outputs = infer(model, loader, ctx=ctx, amp_dtype=amp_dtype, progress=not args.no_progress,
-                        description=split)
+                        description=split,
+                        on_step=None if progress is None else (lambda step: progress.update(step=step + 1)))
         report["splits"][split] = evaluation_report(outputs, release.vocabulary, num_videos=len(videos))
     if ctx.is_main:
         write_json(args.out / "eval.json", report)

@@ -27,7 +27,10 @@ from backend.videos.models import Dataset, Split, Video
 from backend.vocabulary.models import Action, VocabularyEvent
 
 DECIDED = (Label.State.POSITIVE, Label.State.NEGATIVE, Label.State.AMBIGUOUS)
-LABEL_COLUMNS = ["video", "path", "split", "action", "state", "yes", "no", "confidence", "source"]
+# `provenance`: who decided the state: `crowd` (the answers), `import` (a trusted manifest) or `corrected` (a curator).
+LABEL_COLUMNS = ["video", "path", "split", "action", "state", "yes", "no", "confidence", "source", "provenance"]
+# The per-split files `ml` reads: verified positives and verified negatives (the crowd's No), ';'-separated.
+SPLIT_COLUMNS = ["path", "labels", "negatives"]
 CHUNK = 20_000
 
 
@@ -74,37 +77,43 @@ def release_write(*, dataset: Dataset, out_dir: Path, with_media: bool = False,
                              video__status=Video.Status.OK)
         .order_by("video_id", "action__name")
         .values_list("video_id", "video__name", "video__storage_key", "video__split", "action__name", "state",
-                     "yes_count", "no_count", "confidence", "source")
+                     "yes_count", "no_count", "confidence", "source", "corrected")
     )
     total = rows.count()
     labels_f, labels_w = _writer(tmp / "labels.csv", LABEL_COLUMNS)
-    split_files = {s: _writer(tmp / f"{s}.csv", ["path", "labels"]) for s in Split.values}
+    split_files = {s: _writer(tmp / f"{s}.csv", SPLIT_COLUMNS) for s in Split.values}
     per_class = {s: Counter() for s in Split.values}
     per_video_counts = {s: Counter() for s in Split.values}
     states, sources, source_yes = Counter(), Counter(), Counter()
     media: list[str] = []
-    current, current_key, current_split, positives = None, None, None, []
+    current, current_key, current_split, positives, negatives = None, None, None, [], []
 
     def flush():
+        # A video is listed when it has a positive (as before negatives were exported): the
+        # statistics count these videos, and the metrics leave videos without positives out.
         if current is None or not positives:
             return
-        split_files[current_split][1].writerow([current_key, ";".join(positives)])
+        split_files[current_split][1].writerow([current_key, ";".join(positives), ";".join(negatives)])
         per_video_counts[current_split][len(positives)] += 1
         if with_media:
             media.append(current_key)
 
     done = 0
-    for vid, name, key, split, action, state, yes, no, conf, source in rows.iterator(chunk_size=CHUNK):
+    for vid, name, key, split, action, state, yes, no, conf, source, corrected in rows.iterator(chunk_size=CHUNK):
         if vid != current:
             flush()
-            current, current_key, current_split, positives = vid, key, split, []
-        labels_w.writerow([name, key, split, action, state, yes, no, "" if conf is None else f"{conf:.4f}", source])
+            current, current_key, current_split, positives, negatives = vid, key, split, [], []
+        provenance = "corrected" if corrected else "import" if source == Label.Source.IMPORT else "crowd"
+        labels_w.writerow([name, key, split, action, state, yes, no, "" if conf is None else f"{conf:.4f}", source,
+                           provenance])
         states[state] += 1
         sources[source] += 1
         if state == Label.State.POSITIVE:
             positives.append(action)
             per_class[split][action] += 1
             source_yes[source] += 1
+        elif state == Label.State.NEGATIVE:
+            negatives.append(action)
         done += 1
         if progress and done % CHUNK == 0:
             progress(done, total)
@@ -174,11 +183,12 @@ def _statistics(actions, per_class, per_video_counts, states, sources, source_ye
 
 
 def _single_label_counts(dataset, actions) -> dict:
-    """The single-label baseline of Fig. 3: one label per video, its initial label."""
+    """The single-label baseline of Fig. 3: one label per video, its initial label (asked, or
+    imported as verified from a trusted manifest: source ``import``)."""
     names = {a.pk: a.name for a in actions}
     counts = Counter()
     last = None  # rows come in video order: remembering the last video keeps memory constant
-    for vid, aid in (Label.objects.filter(dataset=dataset, source=Label.Source.INITIAL,
+    for vid, aid in (Label.objects.filter(dataset=dataset, source__in=(Label.Source.INITIAL, Label.Source.IMPORT),
                                           video__status=Video.Status.OK)
                      .order_by("video_id", "id").values_list("video_id", "action_id").iterator(chunk_size=CHUNK)):
         if vid == last or aid not in names:
@@ -255,6 +265,10 @@ def _datasheet(dataset: Dataset, stats: dict) -> str:
         "",
     ]
     for source, h in stats["harvest_by_source"].items():
+        if source == Label.Source.IMPORT:
+            lines.append(f"- {source}: {h['yes']} labels verified before the import (a trusted manifest, e.g. Moments "
+                         "in Time), recorded as positives with their provenance and not asked again")
+            continue
         lines.append(f"- {source}: {h['asked']} / {h['yes']} / {h['rate']:.1%}")
     lines += [
         "",
@@ -268,16 +282,19 @@ def _datasheet(dataset: Dataset, stats: dict) -> str:
     lines += [
         "",
         "## Known gaps",
-        "- Labels are verified positives; an action that is absent from a video's label list was either answered No "
-        "or never asked. Unverified absent labels are not negatives: train with losses that do not penalise them "
-        "(e.g. wLSEP) and read `labels.csv` for the pairs actually asked.",
+        "- Labels are verified positives and `negatives` verified negatives (answered No); an action in neither list "
+        "was never asked, is still pending or stayed ambiguous. Such unverified absent labels are not negatives: train with losses "
+        "that do not penalise them (e.g. wLSEP, or `python -m ml.train --unlabelled ignore`) and read `labels.csv` "
+        "for the pairs actually asked.",
         "- Candidate pairs came from WordNet, word vectors and a model's top-1 prediction, so actions unrelated to "
         "any of these were asked less often.",
         f"- Ambiguous pairs (a tie or low confidence): {stats['asked'].get('ambiguous', 0)}.",
         "",
         "## Files",
-        "`labels.csv` (every asked pair with its votes), `train.csv`/`val.csv`/`test.csv` (`path,labels`, what the ml "
-        "package reads), `vocabulary.csv`, `stats.json`, `label_distribution.png`, `labels_per_video.png`, "
+        "`labels.csv` (every asked pair with its votes, its source and its provenance: `crowd`, `import`, or "
+        "`corrected` where a curator set the verdict), `train.csv`/`val.csv`/`test.csv` (`path,labels,negatives`, "
+        "';'-separated verified positives and negatives of each video with a positive, what the ml package "
+        "reads), `vocabulary.csv`, `stats.json`, `label_distribution.png`, `labels_per_video.png`, "
         "`manifest.json` (SHA-256 of every file).",
         "",
     ]
