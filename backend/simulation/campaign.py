@@ -43,7 +43,8 @@ class CampaignResult:
 class Campaign:
     def __init__(self, *, dataset: Dataset, truth: dict[str, set[str]], groups: list[Group], seed: int,
                  concurrency: int, base_url: str, gold_per_action: int = 8, reward: float = 0.10, fee: float = 0.20,
-                 candidate_sources: list[str] | None = None, log: Callable[[str], None] = print) -> None:
+                 candidate_sources: list[str] | None = None, log: Callable[[str], None] = print,
+                 retrain_config: dict | None = None) -> None:
         self.dataset = dataset
         self.truth = truth
         self.groups = groups
@@ -68,6 +69,13 @@ class Campaign:
         }
         self.action_names = dict(Action.objects.filter(dataset=dataset).values_list("name", "name"))
         self.errors = 0
+        # --retrain: a small model trained after every round, so the model source proposes (retrain.py)
+        self.retrainer = None
+        if retrain_config is not None:
+            from backend.simulation.retrain import Retrainer
+
+            self.retrainer = Retrainer(dataset=dataset, truth_by_video=self.truth_by_video, config=retrain_config,
+                                       seed=seed)
 
     def _truth_by_video(self) -> dict[int, set[str]]:
         out = {}
@@ -205,22 +213,43 @@ class Campaign:
         previous: RoundSnapshot = snapshot(self.dataset)
         for number in range(1, rounds + 1):
             started = time.monotonic()
+            stages: dict[str, float] = {}  # seconds spent in each stage of this round
+            clock = [started]
+
+            def stage(name: str) -> None:
+                now = time.monotonic()
+                stages[name] = round(stages.get(name, 0.0) + now - clock[0], 2)
+                clock[0] = now
+
             queued = questions_for_labels(dataset=self.dataset)
             gold = self.curate_gold()
+            stage("questions")
             sets = self.work_until_idle()
+            stage("crowd")
             reaggregated = None
             if self.dataset.aggregator == "dawid_skene":
                 reaggregated = dataset_reaggregate(dataset=self.dataset)
-            proposed = self.propose_candidates() if number < rounds else {}
+            stage("aggregate")
             current = snapshot(self.dataset)
             metrics = round_metrics(dataset=self.dataset, truth=self.truth_by_video, before=previous, after=current,
                                     reward=self.reward, fee=self.fee)
+            stage("report")
+            if self.retrainer is not None:
+                retrained = self.retrainer.round()
+                metrics["model"] = retrained["model"]
+                stages.update({f"retrain_{k}": v for k, v in retrained["seconds"].items()})
+                stage("retrain")
+            proposed = self.propose_candidates() if number < rounds else {}
+            stage("propose")
             metrics.update(round=number, questions_queued=queued, gold_added=gold, sets_done=sets,
-                           seconds=round(time.monotonic() - started, 2), candidates_proposed=proposed,
-                           reaggregation=reaggregated)
+                           seconds=round(time.monotonic() - started, 2), stage_seconds=stages,
+                           candidates_proposed=proposed, reaggregation=reaggregated)
             result.rounds.append(metrics)
+            model = metrics.get("model")
             self.log(f"round {number}: {sets} sets, {metrics['answers']} answers, "
-                     f"{metrics['verified_positive']} new positives, proposed {_proposed_summary(proposed)}")
+                     f"{metrics['verified_positive']} new positives, proposed {_proposed_summary(proposed)}"
+                     + (f"; model micro mAP {model['micro_map']:.3f} on {model['held_out_videos']} held-out videos"
+                        if model else ""))
             previous = current
         result.total = total_metrics(dataset=self.dataset, truth=self.truth_by_video, groups=self.groups,
                                      workers=self.workers, reward=self.reward, fee=self.fee)

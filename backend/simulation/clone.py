@@ -11,8 +11,9 @@ from backend.vocabulary.models import Action
 
 @transaction.atomic
 def dataset_clone_initial(*, source: Dataset, name: str, **policy) -> Dataset:
-    """Copy the vocabulary, the videos (same stored files), the initial labels (undecided) and
-    the gold of `source` into a new dataset `name` (replaced if it exists)."""
+    """Copy the vocabulary, the videos (same stored files), the initial labels (undecided), the
+    trusted imported labels (verified) and the gold of `source` into a new dataset `name`
+    (replaced if it exists)."""
     old = Dataset.objects.filter(name=name).first()
     if old is not None:
         # children first: labels and questions protect the actions they point at
@@ -35,10 +36,12 @@ def dataset_clone_initial(*, source: Dataset, name: str, **policy) -> Dataset:
               dataset=clone) for v in videos
     ])
     video_map = {v.pk: c.pk for v, c in zip(videos, copies)}
+    # the starting labels: initial ones undecided, trusted imports as they were verified
     Label.objects.bulk_create([
         Label(dataset=clone, video_id=video_map[l.video_id], action=actions[l.action_id],
-              asked_action=actions[l.asked_action_id], source=l.source)
-        for l in Label.objects.filter(dataset=source, source=Label.Source.INITIAL)
+              asked_action=actions[l.asked_action_id], source=l.source,
+              **({"state": l.state, "decided_at": l.decided_at} if l.source == Label.Source.IMPORT else {}))
+        for l in Label.objects.filter(dataset=source, source__in=(Label.Source.INITIAL, Label.Source.IMPORT))
     ])
     GoldQuestion.objects.bulk_create([
         GoldQuestion(dataset=clone, action=actions[g.action_id], prompt=g.prompt, video_id=video_map[g.video_id],

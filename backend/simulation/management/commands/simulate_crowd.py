@@ -18,6 +18,8 @@ STRATEGIES = {
     "dawid_skene": {"aggregator": "dawid_skene", "adaptive": False},
 }
 UNKNOWN_STRATEGY = "Unknown strategy {name!r}; choose from {choices}."
+LEXICAL = ["wordnet", "word2vec"]  # the paper's first two approaches: no model source
+BOTH_COMPARISONS = "--compare-retrain and --strategies each compare two runs; use one of them."
 
 
 class Command(PlatformCommand):
@@ -45,6 +47,17 @@ class Command(PlatformCommand):
                  f"({', '.join(STRATEGIES)}); default: run on the dataset itself with its own settings.",
         )
         parser.add_argument("--base-url", default=None, help="Use a running server instead of an in-process one.")
+        parser.add_argument(
+            "--retrain", action="store_true",
+            help="After every round, export a release, train a small model on it (python -m ml.train in a "
+                 "subprocess), ingest its predictions so the model source proposes, and score it on held-out "
+                 "videos against the truth.")
+        parser.add_argument("--train-config", type=Path, default=None,
+                            help="JSON or YAML file of ml.train options for --retrain (default: a tiny CPU model).")
+        parser.add_argument(
+            "--compare-retrain", action="store_true",
+            help="Run the same seed twice on fresh copies of the dataset, with retraining and without "
+                 "(lexical sources only), and report both.")
 
     def handle(self, *args, **opts):
         # refused and blocked workers are part of the simulation, not server errors worth a log line
@@ -54,7 +67,19 @@ class Command(PlatformCommand):
         groups = load_groups(opts["workers"])
         sources = [s.strip() for s in opts["sources"].split(",")] if opts["sources"] else None
         targets = {}
-        if opts["strategies"]:
+        retrain_config = None
+        retrained: set[str] = set()
+        if opts["retrain"] or opts["compare_retrain"]:
+            from backend.simulation.retrain import config_load
+
+            retrain_config = config_load(opts["train_config"])
+        if opts["compare_retrain"] and opts["strategies"]:
+            raise DomainError(BOTH_COMPARISONS)
+        if opts["compare_retrain"]:
+            for name in ("retrain", "lexical"):
+                targets[name] = dataset_clone_initial(source=dataset, name=f"{dataset.name}--{name}")
+            retrained = {"retrain"}
+        elif opts["strategies"]:
             for name in [s.strip() for s in opts["strategies"].split(",") if s.strip()]:
                 if name not in STRATEGIES:
                     raise DomainError(UNKNOWN_STRATEGY.format(name=name, choices=", ".join(STRATEGIES)))
@@ -62,8 +87,12 @@ class Command(PlatformCommand):
                                                       **STRATEGIES[name])
         else:
             targets[dataset.aggregator + ("+adaptive" if dataset.adaptive else "")] = dataset
+        if opts["retrain"] and not opts["compare_retrain"]:
+            retrained = set(targets)
 
         report = {"seed": opts["seed"], "rounds": opts["rounds"], "workers": [g.__dict__ for g in groups], "runs": {}}
+        if retrain_config is not None:
+            report["train_config"] = retrain_config
         server = None if opts["base_url"] else LocalServer()
         try:
             base_url = opts["base_url"] or server.__enter__().url
@@ -72,7 +101,10 @@ class Command(PlatformCommand):
                 campaign = Campaign(dataset=target, truth=truth, groups=groups, seed=opts["seed"],
                                     concurrency=opts["concurrency"], base_url=base_url,
                                     gold_per_action=opts["gold_per_action"], reward=opts["reward"], fee=opts["fee"],
-                                    candidate_sources=sources, log=self.stdout.write)
+                                    candidate_sources=(LEXICAL if opts["compare_retrain"] and name == "lexical"
+                                                       else sources),
+                                    log=self.stdout.write,
+                                    retrain_config=retrain_config if name in retrained else None)
                 result = campaign.run(opts["rounds"])
                 report["runs"][name] = {"dataset": target.name, "rounds": result.rounds, "total": result.total}
                 simulation_record(dataset_name=target.name, total=result.total, report_path=str(opts["report"]))
