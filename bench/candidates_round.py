@@ -8,7 +8,8 @@ COPY: ``--videos`` videos with 2 verified labels each (actions drawn from a Zipf
 popularity over the 292-action vocabulary, 90% train / 10% val) and a model's top-3
 predictions per video.
 
-Then, with all three sources (WordNet, Word2Vec, model top-1):
+Then, with all three sources (WordNet, Word2Vec, model top-1 -- once per video per model run, so
+round 2 proposes from the model only to videos whose round-1 slot went to a pilot):
 
 1. round 1 proposes the pilots of every relation (timed, printed);
 2. the crowd is simulated in SQL on the pilots (two relations in three harvest 60%, the rest
@@ -228,7 +229,7 @@ def simulate_pilot_answers(dataset) -> None:
 def orm_loop(*, dataset, video_ids: list[int], round_number: int, cap: int) -> int:
     """The obvious implementation: per video, read its labels and relations, create one row at a time."""
     from backend.annotation.models import Question
-    from backend.candidates.models import Prediction, PredictionSet, Relation
+    from backend.candidates.models import ModelProposal, Prediction, PredictionSet, Relation
     from backend.labels.models import Label
     from backend.videos.models import Video
 
@@ -236,26 +237,30 @@ def orm_loop(*, dataset, video_ids: list[int], round_number: int, cap: int) -> i
     created = 0
     for video in Video.objects.filter(id__in=video_ids).order_by("id"):
         existing = set(Label.objects.filter(video=video).values_list("action_id", flat=True))
-        found: dict[int, tuple[float, Relation | None, float]] = {}
+        found: dict[int, tuple[float, Relation | None, float, int | None]] = {}
         for label in Label.objects.filter(video=video, state=Label.State.POSITIVE):
             for relation in Relation.objects.filter(dataset=dataset, from_action_id=label.action_id,
                                                     state=Relation.State.ACTIVE):
                 if relation.to_action_id not in existing:
                     priority = relation.harvest or 0.0
                     if relation.to_action_id not in found or found[relation.to_action_id][0] < priority:
-                        found[relation.to_action_id] = (priority, relation, relation.score)
-        for prediction in Prediction.objects.filter(prediction_set=prediction_set, video=video).order_by("rank"):
-            if prediction.action_id not in existing:
-                if prediction.action_id not in found or found[prediction.action_id][0] < prediction.score:
-                    found[prediction.action_id] = (prediction.score, None, prediction.score)
-                break
+                        found[relation.to_action_id] = (priority, relation, relation.score, None)
+        # The model's top-1 not yet asked, once per video per run (the paper's Section 3.1.1).
+        if not ModelProposal.objects.filter(prediction_set=prediction_set, video=video).exists():
+            for prediction in Prediction.objects.filter(prediction_set=prediction_set, video=video).order_by("rank"):
+                if prediction.action_id not in existing:
+                    if prediction.action_id not in found or found[prediction.action_id][0] < prediction.score:
+                        found[prediction.action_id] = (prediction.score, None, prediction.score, prediction.rank)
+                    break
         used = Label.objects.filter(video=video, round=round_number).count()
         best = sorted(found.items(), key=lambda item: -item[1][0])[: max(0, cap - used)]
-        for action_id, (_, relation, score) in best:
+        for action_id, (_, relation, score, rank) in best:
             label = Label.objects.create(
                 dataset=dataset, video=video, action_id=action_id, asked_action_id=action_id,
                 source=relation.source if relation else "model", relation=relation, round=round_number, score=score,
             )
+            if rank is not None:
+                ModelProposal.objects.create(label=label, prediction_set=prediction_set, video=video, rank=rank)
             needed = dataset.answers_needed(video.split)
             Question.objects.create(dataset=dataset, action_id=action_id, video=video, label=label, split=video.split,
                                     needed=needed, max_answers=max(dataset.max_answers, needed))
@@ -294,7 +299,7 @@ def main() -> int:
         from django.db import transaction
 
         from backend.annotation.models import Question
-        from backend.candidates.models import Relation
+        from backend.candidates.models import ModelProposal, Relation
         from backend.candidates.policy import RoundPolicy
         from backend.candidates.services import candidate_round_run
         from backend.labels.models import Label
@@ -335,6 +340,7 @@ def main() -> int:
             with transaction.atomic():
                 # Give the loop the same work: the sample's round-2 proposals are undone first.
                 Question.objects.filter(label__round=2, label__video_id__in=sample).delete()
+                ModelProposal.objects.filter(label__round=2, video_id__in=sample).delete()
                 Label.objects.filter(dataset=dataset, round=2, video_id__in=sample).delete()
                 with timed(f"per-video ORM loop on {len(sample):,} videos", figures):
                     created = orm_loop(dataset=dataset, video_ids=sample, round_number=2, cap=policy.per_video_cap)

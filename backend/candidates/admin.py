@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from backend.candidates.models import CandidateRound, CandidateSource, PredictionSet, Relation
+from backend.candidates.models import CandidateRound, CandidateSource, ModelProposal, PredictionSet, Relation
 
 
 @admin.register(Relation)
@@ -21,11 +21,41 @@ class CandidateRoundAdmin(admin.ModelAdmin):
 
 @admin.register(CandidateSource)
 class CandidateSourceAdmin(admin.ModelAdmin):
-    list_display = ["dataset", "source", "status", "distance", "stop_reason"]
+    # top_k: the model source's proposals per video per model run (the dataset's setting).
+    list_display = ["dataset", "source", "status", "distance", "top_k", "stop_reason"]
     list_filter = ["dataset", "source", "status"]
 
 
 @admin.register(PredictionSet)
 class PredictionSetAdmin(admin.ModelAdmin):
-    list_display = ["dataset", "path", "rows", "videos", "created_at"]
+    list_display = ["id", "dataset", "path", "model_run_id", "rows", "videos", "created_at"]
     list_filter = ["dataset"]
+
+
+@admin.register(ModelProposal)
+class ModelProposalAdmin(admin.ModelAdmin):
+    """The model source's candidates with the rank and run that proposed them (read-only: rounds write them)."""
+
+    list_display = ["label", "video", "action", "round", "state", "rank", "prediction_set"]
+    list_filter = ["prediction_set__dataset", "rank", "label__round", "label__state"]
+    list_select_related = ["label__action", "video", "prediction_set"]
+    raw_id_fields = ["label", "video", "prediction_set"]
+    search_fields = ["video__name", "label__action__name"]
+
+    @admin.display(ordering="label__action__name")
+    def action(self, obj: ModelProposal) -> str:
+        return obj.label.action.name
+
+    @admin.display(ordering="label__round")
+    def round(self, obj: ModelProposal) -> int:
+        return obj.label.round
+
+    @admin.display(ordering="label__state")
+    def state(self, obj: ModelProposal) -> str:
+        return obj.label.state
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -10,9 +10,12 @@ labels' decisions, never stored as the truth here.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from backend.common.models import Job
+from backend.labels.models import Label
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.models import Action
 
@@ -23,6 +26,11 @@ class Source(models.TextChoices):
     WORDNET = "wordnet", "WordNet"
     WORD2VEC = "word2vec", "Word2Vec"
     MODEL = "model", "Model top-1"
+
+
+# The model source's proposals per video per model run: 1 by default, at most this many.
+TOP_K_MAX = 20
+TOP_K_MODEL_ONLY = "Only the model source proposes k predictions per video; the others keep 1."
 
 
 class CandidateSource(models.Model):
@@ -42,6 +50,13 @@ class CandidateSource(models.Model):
     distance = models.PositiveSmallIntegerField(default=0)
     # The round that first proposed at `distance`: only rounds from then on judge it.
     distance_round = models.PositiveIntegerField(null=True, blank=True)
+    # The model source's k: proposals per video per model run (its k best-ranked predictions not
+    # yet labelled or asked, once per run). The paper's 1 -- lower ranks dropped the harvest.
+    # A per-dataset setting (admin, the sources API, the dashboard); unused by other sources.
+    top_k = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(TOP_K_MAX)],
+        help_text="Model source only: proposals per video per model run (1 = the paper's top-1).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -52,6 +67,11 @@ class CandidateSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id}:{self.source} {self.status}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.source != Source.MODEL and self.top_k != 1:
+            raise ValidationError({"top_k": TOP_K_MODEL_ONLY})
 
 
 class Relation(models.Model):
@@ -168,10 +188,18 @@ class RoundChunk(models.Model):
 
 
 class PredictionSet(models.Model):
-    """A predictions file of the `ml` package, ingested; the newest one feeds the model source."""
+    """A predictions file of the `ml` package, ingested: one model run as the model source sees it.
+
+    The newest set of a dataset feeds the model source (its rows replace the older sets'); every
+    model proposal records the set that made it (``ModelProposal``).
+    """
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="prediction_sets")
     path = models.CharField(max_length=1024)
+    # The training app's `ModelRun` whose predictions these are, when scheduled retraining
+    # ingested them (a plain id: the training app is a sibling, not a floor below); None for a
+    # file ingested by hand.
+    model_run_id = models.PositiveIntegerField(null=True, blank=True)
     rows = models.PositiveIntegerField(default=0)
     videos = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -201,3 +229,36 @@ class Prediction(models.Model):
             # Also the index rounds read through: a set's predictions of a range of videos, by rank.
             models.UniqueConstraint(fields=["prediction_set", "video", "rank"], name="prediction_unique_rank"),
         ]
+
+
+class ModelProposal(models.Model):
+    """What the model source knew when it proposed a candidate: the run and the prediction's rank.
+
+    One row per candidate label of the model source. A model run (``PredictionSet``) proposes
+    to a video at most ``CandidateSource.top_k`` times in all (1: its top-1 not yet labelled or
+    asked, and only once -- later rounds with the same run propose nothing more for the video,
+    so ranks do not walk down round after round); a newer run may propose to it again.
+
+    Written by the rounds' set-based INSERT ... SELECT next to the labels. Like
+    ``Label.relation``, the keys have no database constraint (each per-row check left out keeps
+    million-row rounds faster to write); the ORM still cascades when a label is deleted.
+    """
+
+    label = models.OneToOneField(
+        Label, primary_key=True, on_delete=models.CASCADE, related_name="model_proposal", db_constraint=False,
+    )
+    prediction_set = models.ForeignKey(
+        PredictionSet, on_delete=models.CASCADE, related_name="proposals", db_index=False, db_constraint=False,
+    )
+    # Denormalised from the label: a chunk reads "videos of [low, high) this run proposed to".
+    # DO_NOTHING: the row goes with its label, which goes with the video (no scan by video here).
+    video = models.ForeignKey(Video, on_delete=models.DO_NOTHING, related_name="+", db_index=False,
+                              db_constraint=False)
+    rank = models.PositiveSmallIntegerField(help_text="The prediction's rank in its run (1 = the model's best).")
+
+    class Meta:
+        ordering = ["label"]
+        indexes = [models.Index(fields=["prediction_set", "video"], name="model_proposal_by_run")]
+
+    def __str__(self) -> str:
+        return f"label {self.label_id}: rank {self.rank} of predictions {self.prediction_set_id}"

@@ -20,6 +20,7 @@ import numpy as np
 SOURCE_CODES = ("wordnet", "word2vec", "model")
 PILOT_PRIORITY = 2.0
 NO_RELATION = 0  # relation ids start at 1; the model source has none
+NO_RANK = 0  # prediction ranks start at 1; relations have none
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Candidates:
         source: index into ``SOURCE_CODES``.
         score: what the label records (distance, similarity or model score).
         priority: the chance of a Yes used to choose (see the module docstring).
+        rank: the model prediction's rank (1 = the model's best), ``NO_RANK`` for relations;
+            left out, every candidate gets ``NO_RANK``.
     """
 
     video: np.ndarray
@@ -40,11 +43,16 @@ class Candidates:
     source: np.ndarray
     score: np.ndarray
     priority: np.ndarray
+    rank: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.rank is None:
+            object.__setattr__(self, "rank", np.full(len(self.video), NO_RANK, dtype=np.int64))
 
     @classmethod
     def empty(cls) -> Candidates:
         ints, floats = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        return cls(ints, ints, ints, np.zeros(0, dtype=np.int8), floats, floats)
+        return cls(ints, ints, ints, np.zeros(0, dtype=np.int8), floats, floats, ints)
 
     def __len__(self) -> int:
         return len(self.video)
@@ -60,10 +68,11 @@ class Candidates:
         return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in cls.__dataclass_fields__))
 
     def rows(self) -> list[tuple]:
-        """``(video, action, relation or None, source, score)`` tuples for writing."""
+        """``(video, action, relation or None, source, score, rank or None)`` tuples for writing."""
         relations = [None if r == NO_RELATION else r for r in self.relation.tolist()]
         sources = [SOURCE_CODES[s] for s in self.source.tolist()]
-        return list(zip(self.video.tolist(), self.action.tolist(), relations, sources, self.score.tolist()))
+        ranks = [None if r == NO_RANK else r for r in self.rank.tolist()]
+        return list(zip(self.video.tolist(), self.action.tolist(), relations, sources, self.score.tolist(), ranks))
 
 
 @dataclass(frozen=True)
@@ -193,17 +202,42 @@ def pair_keys(video: np.ndarray, action: np.ndarray, *, width: int) -> np.ndarra
 
 
 def best_prediction(video: np.ndarray, action: np.ndarray, rank: np.ndarray, score: np.ndarray,
-                    *, asked: np.ndarray, width: int) -> Candidates:
-    """Per video, its best-ranked prediction of an action not asked yet (``asked``: sorted pair keys)."""
+                    *, asked: np.ndarray, width: int, per_video: int = 1,
+                    proposed_video: np.ndarray | None = None, proposed_count: np.ndarray | None = None) -> Candidates:
+    """Per video, its ``per_video`` best-ranked predictions of actions not asked yet, less what the run proposed.
+
+    Section 3.1.1: the model source proposes "the top-1 predictions for each video that are not
+    currently annotated" (``per_video`` 1), once per model run: a video the run already proposed
+    to ``per_video`` times (``proposed_video``, sorted, with ``proposed_count``) gets nothing
+    more from it, so later rounds do not walk down its ranks.
+
+    Args:
+        video, action, rank, score: one model run's predictions, ``(N,)`` each.
+        asked: sorted pair keys of the pairs labelled (any state) or asked.
+        per_video: the k of the dataset's model source (``CandidateSource.top_k``).
+        proposed_video, proposed_count: the videos this run proposed to in earlier rounds and
+            how many times.
+
+    Returns:
+        The candidates, with their ``rank``.
+    """
     keep = ~_member(pair_keys(video, action, width=width), asked)
     video, action, rank, score = video[keep], action[keep], rank[keep], score[keep]
     order = np.lexsort((rank, video))
-    first = _group_starts(video[order])
-    chosen = order[first]
+    sorted_video = video[order]
+    starts = _group_starts(sorted_video)
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0)) if len(order) else order
+    position = np.arange(len(order)) - group_start
+    room = np.full(len(order), per_video, dtype=np.int64)
+    if proposed_video is not None and len(proposed_video):
+        at = np.minimum(np.searchsorted(proposed_video, sorted_video), len(proposed_video) - 1)
+        room -= np.where(proposed_video[at] == sorted_video, proposed_count[at], 0)
+    chosen = order[position < room]
     return Candidates(
         video=video[chosen], action=action[chosen], relation=np.full(len(chosen), NO_RELATION, dtype=np.int64),
         source=np.full(len(chosen), SOURCE_CODES.index("model"), dtype=np.int8),
         score=score[chosen].astype(np.float64), priority=score[chosen].astype(np.float64),
+        rank=rank[chosen].astype(np.int64),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from backend.candidates.models import CandidateRound, CandidateSource, Relation, Source
+from backend.candidates.models import CandidateRound, CandidateSource, ModelProposal, Relation, Source
 from backend.common.errors import DomainError, NotFound
 from backend.common.summaries import summary_kind, summary_read
 from backend.labels.models import Label
@@ -23,6 +23,7 @@ DECIDED_STATES = (Label.State.POSITIVE, Label.State.NEGATIVE, Label.State.AMBIGU
 
 UNKNOWN_ROUND = "Dataset {dataset!r} has no candidate round {number}."
 UNKNOWN_FILTER = "Unknown {what} {value!r}: expected one of {choices}."
+BAD_NUMBER_FILTER = "{what} must be a whole number of 1 or more, got {value!r}."
 
 
 @dataclass
@@ -154,6 +155,15 @@ def source_list(*, dataset: Dataset) -> QuerySet[CandidateSource]:
     return CandidateSource.objects.filter(dataset=dataset).order_by("source")
 
 
+def source_get(*, dataset: Dataset, source: str) -> CandidateSource:
+    """A source's row; before the dataset's first round, an unsaved one with the defaults."""
+    if source not in CANDIDATE_SOURCES:
+        raise NotFound(UNKNOWN_FILTER.format(what="source", value=source, choices=list(CANDIDATE_SOURCES)),
+                       field="source")
+    return CandidateSource.objects.filter(dataset=dataset, source=source).first() or CandidateSource(
+        dataset=dataset, source=source)
+
+
 def harvest_series(*, dataset: Dataset, relations: int = 8, groups: list[HarvestGroup] | None = None) -> dict:
     """Harvest rate per round, for charts: one series per source, and one per relation for the
     ``relations`` relations that asked most (the others are in the relations table).
@@ -180,3 +190,29 @@ def harvest_series(*, dataset: Dataset, relations: int = 8, groups: list[Harvest
         "sources": {source: points(by_source[source]) for source in CANDIDATE_SOURCES if source in by_source},
         "relations": {names[pk]: points(by_relation[pk]) for pk in top if pk in names},
     }
+
+
+def model_proposal_list(*, dataset: Dataset, round_number: str | int | None = None, run: str | int | None = None,
+                        rank: str | int | None = None) -> QuerySet[ModelProposal]:
+    """The model source's candidates of the dataset with their rank and run, in label order;
+    filtered by round, run (``PredictionSet`` id) and rank when given (query strings accepted)."""
+    qs = ModelProposal.objects.filter(label__dataset=dataset).select_related(
+        "label__action", "video", "prediction_set")
+    for what, field, value in (("round", "label__round", round_number), ("run", "prediction_set_id", run),
+                               ("rank", "rank", rank)):
+        if value is None or value == "":
+            continue
+        number = _whole_number(value)
+        if number is None:
+            raise DomainError(BAD_NUMBER_FILTER.format(what=what, value=value), field=what)
+        qs = qs.filter(**{field: number})
+    return qs.order_by("label_id")
+
+
+def _whole_number(value: str | int) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    # Beyond a 64-bit id nothing can match, and the database would refuse the parameter.
+    return number if 1 <= number < 1 << 62 else None

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from backend.candidates.models import CandidateRound, CandidateSource, PredictionSet, Relation, Source
+from backend.candidates.models import (
+    TOP_K_MAX,
+    CandidateRound,
+    CandidateSource,
+    ModelProposal,
+    PredictionSet,
+    Relation,
+    Source,
+)
 
 
 class HarvestSerializer(serializers.Serializer):
@@ -79,9 +87,12 @@ class SourceSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text="active or stopped")
     harvest = serializers.SerializerMethodField()
 
+    top_k = serializers.IntegerField(
+        read_only=True, help_text="Model source: proposals per video per model run (1 = the paper's top-1).")
+
     class Meta:
         model = CandidateSource
-        fields = ["source", "status", "stop_reason", "stopped_round", "distance", "harvest"]
+        fields = ["source", "status", "stop_reason", "stopped_round", "distance", "top_k", "harvest"]
 
     def get_harvest(self, obj: CandidateSource) -> dict:
         return self.context.get("harvest", {}).get(obj.source, {})
@@ -91,7 +102,41 @@ class PredictionsIngestSerializer(serializers.Serializer):
     path = serializers.CharField(help_text="A predictions CSV of `python -m ml.predict`, under an import root.")
 
 
+class SourceSettingsSerializer(serializers.Serializer):
+    """What a curator may change of a source (PATCH): the model source's k."""
+
+    top_k = serializers.IntegerField(
+        min_value=1, max_value=TOP_K_MAX,
+        help_text="Model source only: proposals per video per model run (default 1, the paper's top-1).",
+    )
+
+
 class PredictionSetSerializer(serializers.ModelSerializer):
+    """An ingested predictions file: a model run as the model source sees it (its id is the run
+    that model proposals record)."""
+
+    model_run_id = serializers.IntegerField(read_only=True, allow_null=True,
+                                            help_text="The training run that wrote it, if scheduled retraining did.")
+
     class Meta:
         model = PredictionSet
-        fields = ["id", "path", "rows", "videos", "created_at"]
+        fields = ["id", "path", "rows", "videos", "model_run_id", "created_at"]
+
+
+class ModelProposalSerializer(serializers.ModelSerializer):
+    """A candidate of the model source with the rank and run that proposed it."""
+
+    label = serializers.IntegerField(source="label_id", read_only=True)
+    video = serializers.CharField(source="video.name", read_only=True)
+    action = serializers.CharField(source="label.action.name", read_only=True)
+    round = serializers.IntegerField(source="label.round", read_only=True)
+    state = serializers.CharField(source="label.state", read_only=True, help_text="The label's decision so far.")
+    score = serializers.FloatField(source="label.score", read_only=True, allow_null=True)
+    rank = serializers.IntegerField(read_only=True, help_text="1 = the model's best prediction for the video.")
+    run = serializers.IntegerField(source="prediction_set_id", read_only=True,
+                                   help_text="The predictions (model run) that proposed it: /candidates/predictions/.")
+    model_run_id = serializers.IntegerField(source="prediction_set.model_run_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ModelProposal
+        fields = ["label", "video", "action", "round", "state", "score", "rank", "run", "model_run_id"]

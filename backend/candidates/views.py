@@ -10,12 +10,15 @@ from backend.candidates.selectors import (
     harvest_by_relation,
     harvest_by_round,
     harvest_by_source,
+    model_proposal_list,
     relation_list,
     round_get,
     round_list,
+    source_get,
     source_list,
 )
 from backend.candidates.serializers import (
+    ModelProposalSerializer,
     PredictionSetSerializer,
     PredictionsIngestSerializer,
     RelationSerializer,
@@ -23,8 +26,13 @@ from backend.candidates.serializers import (
     RoundSerializer,
     RoundStartSerializer,
     SourceSerializer,
+    SourceSettingsSerializer,
 )
-from backend.candidates.services import candidate_round_start, predictions_ingest_start
+from backend.candidates.services import (
+    candidate_round_start,
+    predictions_ingest_start,
+    source_settings_update,
+)
 from backend.common.views import JobSerializer
 from backend.videos.models import Dataset
 from backend.videos.selectors import dataset_get
@@ -112,6 +120,38 @@ class SourceList(_DatasetView, generics.ListAPIView):
 
     def extra_context(self) -> dict:
         return {"harvest": harvest_by_source(dataset=self.dataset())}
+
+
+class SourceSettings(_DatasetView, generics.GenericAPIView):
+    """One source's state and harvest; PATCH changes its per-dataset setting: ``top_k``, the model
+    source's proposals per video per model run (1 = the paper's top-1)."""
+
+    serializer_class = SourceSerializer
+
+    def extra_context(self) -> dict:
+        return {"harvest": harvest_by_source(dataset=self.dataset())}
+
+    def get(self, request, name: str, source: str):
+        return Response(self.get_serializer(source_get(dataset=self.dataset(), source=source)).data)
+
+    @extend_schema(request=SourceSettingsSerializer, responses={200: SourceSerializer})
+    def patch(self, request, name: str, source: str):
+        payload = SourceSettingsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = source_settings_update(dataset=self.dataset(), source=source, top_k=payload.validated_data["top_k"])
+        return Response(self.get_serializer(row).data)
+
+
+class ModelProposalList(_DatasetView, generics.ListAPIView):
+    """The model source's candidates with the rank and the run (predictions) that proposed each;
+    filter with ``?round=``, ``?run=`` and ``?rank=``."""
+
+    serializer_class = ModelProposalSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return model_proposal_list(dataset=self.dataset(), round_number=params.get("round"), run=params.get("run"),
+                                   rank=params.get("rank"))
 
 
 class PredictionsIngest(_DatasetView, generics.ListAPIView):

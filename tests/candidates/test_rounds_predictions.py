@@ -41,7 +41,7 @@ def predicted(chain, tmp_path):
     return {"dataset": chain, "videos": videos, "path": path}
 
 
-def test_ingest_then_propose_the_top_prediction_not_yet_asked(predicted):
+def test_ingest_then_propose_the_top_prediction_not_yet_asked(predicted, tmp_path):
     dataset, videos = predicted["dataset"], predicted["videos"]
     prediction_set = predictions_ingest(dataset=dataset, path=predicted["path"])
     assert (prediction_set.rows, prediction_set.videos) == (12, 4)
@@ -54,15 +54,22 @@ def test_ingest_then_propose_the_top_prediction_not_yet_asked(predicted):
     }
     assert first.stats["sources"]["model"]["rollout"] == 4 and first.stats["prediction_set"] == prediction_set.id
     decide(dataset, lambda label: label.action.name == "running")
+    # Section 3.1.1: the top-1 once per model run. The same predictions propose nothing more (the
+    # walk down to ranks 2, 3 ... round after round that this test used to expect is gone).
+    second = candidate_round_run(dataset=dataset, sources=MODEL)
+    assert not Label.objects.filter(round=2).exists() and second.stats["sources"]["model"]["proposed"] == 0
+    # A newer run proposes again; all its proposals answered No stop the source.
+    newer = write_predictions(tmp_path / "newer.csv", [(v.storage_key, 1, "cooking", 0.4) for v in videos])
+    predictions_ingest(dataset=dataset, path=newer)
     candidate_round_run(dataset=dataset, sources=MODEL)
-    second = {(lb.video.name, lb.action.name) for lb in Label.objects.filter(round=2).select_related("video",
-                                                                                                    "action")}
-    assert second == {(videos[0].name, "cooking")} | {(v.name, "jumping") for v in videos[1:]}
+    third = {(lb.video.name, lb.action.name) for lb in Label.objects.filter(round=3).select_related("video",
+                                                                                                   "action")}
+    assert third == {(v.name, "cooking") for v in videos}
     decide(dataset, lambda label: False)
     candidate_round_run(dataset=dataset, sources=MODEL)
     source = CandidateSource.objects.get(dataset=dataset, source="model")
     assert source.status == CandidateSource.Status.STOPPED
-    assert source.stop_reason == SOURCE_HARVEST_LOW.format(round=2, rate=0.0, yes=0, decided=4, threshold=0.2)
+    assert source.stop_reason == SOURCE_HARVEST_LOW.format(round=3, rate=0.0, yes=0, decided=4, threshold=0.2)
 
 
 def test_a_new_file_replaces_the_previous_predictions(predicted, tmp_path):

@@ -118,4 +118,4 @@ def test_rows_for_writing_name_sources_and_relations():
     chosen = Candidates(video=np.array([4]), action=np.array([7]), relation=np.array([NO_RELATION]),
                         source=np.array([SOURCE_CODES.index("model")], dtype=np.int8), score=np.array([0.25]),
                         priority=np.array([0.25]))
-    assert chosen.rows() == [(4, 7, None, "model", 0.25)]
+    assert chosen.rows() == [(4, 7, None, "model", 0.25, None)]  # no rank given: none written

@@ -68,6 +68,10 @@ def test_retrain_end_to_end(labelled, eager_tasks, django_capture_on_commit_call
     # the next candidate round proposes the model's top-1 actions
     round_ = candidate_round_run(dataset=labelled, sources=["model"])
     assert Label.objects.filter(dataset=labelled, source="model").exists(), round_
+    # ... each recording its rank and the run whose predictions proposed it
+    from backend.candidates.models import ModelProposal
+
+    assert set(ModelProposal.objects.values_list("prediction_set__model_run_id", flat=True)) == {run.pk}
     # a second scheduled run on the unchanged dataset trains nothing new
     with django_capture_on_commit_callbacks(execute=True):
         again = retrain.delay("synthetic", TINY).get()

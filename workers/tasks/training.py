@@ -38,7 +38,12 @@ def retrain(dataset_name: str, config: dict | None = None) -> int | None:
     return run.pk
 
 
-@platform_task(soft_time_limit=settings.MMIT_TRAIN_TIMEOUT + 600, max_retries=3)
+# A run is stopped when it falls silent (MMIT_TRAIN_TIMEOUT without progress, backend/training/follow.py),
+# not for its total time: the task's own limit is only an outer bound of 30 days.
+TRAIN_TASK_LIMIT = 30 * 24 * 3600
+
+
+@platform_task(soft_time_limit=TRAIN_TASK_LIMIT, max_retries=3)
 def train_run(run_id: int) -> None:
     run = run_claim(run_id=run_id)
     if run is None:
@@ -53,7 +58,7 @@ def ingest_run_predictions(run_id: int) -> None:
     run = ModelRun.objects.select_related("dataset").filter(pk=run_id).first()
     if run is None or run.predictions_ingested or run.status != ModelRun.Status.SUCCEEDED:
         return
-    predictions_ingest(dataset=run.dataset, path=run_predictions_path(run=run))
+    predictions_ingest(dataset=run.dataset, path=run_predictions_path(run=run), model_run_id=run.pk)
     ModelRun.objects.filter(pk=run.pk).update(predictions_ingested=True)
 
 

@@ -1,12 +1,14 @@
 """Writes of candidate generation (the entry points other apps and tasks call).
 
 - ``rounds``: ``candidate_round_run`` -- judge, discover, pilot, roll out, record.
-- ``relations``: judging relations and sources by harvest, discovering relations.
+- ``relations``: judging relations and sources by harvest, discovering relations;
+  ``source_settings_update`` -- a source's per-dataset setting (the model's ``top_k``).
 - ``proposals``: the set-based SQL that writes candidates and their questions.
 - ``predictions``: ``predictions_ingest`` -- the model top-1 source's input.
 - ``synsets``: ``action_synsets_guess`` -- the automatic WordNet senses of the vocabulary.
 """
 from backend.candidates.services.predictions import predictions_check, predictions_ingest, predictions_ingest_start
+from backend.candidates.services.relations import source_settings_update
 from backend.candidates.services.rounds import (
     candidate_round_resume,
     candidate_round_run,
@@ -24,4 +26,5 @@ __all__ = [
     "predictions_check",
     "predictions_ingest",
     "predictions_ingest_start",
+    "source_settings_update",
 ]

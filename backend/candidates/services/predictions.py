@@ -2,8 +2,10 @@
 
 The ``ml`` package writes ``path,rank,action,score`` (``python -m ml.predict``): for every
 video its top-k actions, rank 1 first, ``path`` as written in the release, which is the
-video's storage key. The newest ingested file of a dataset replaces the previous one; rounds
-then propose, per video, the best-ranked action the video has no label for.
+video's storage key. An ingested file is one model run as the model source sees it
+(``PredictionSet``); the newest of a dataset replaces the previous one. Rounds then propose,
+per video, the best-ranked action the video has no label or question for -- once per run (or
+the dataset's ``top_k`` times), each proposal recording its rank and run (``ModelProposal``).
 """
 from __future__ import annotations
 
@@ -73,9 +75,12 @@ def predictions_ingest_start(*, dataset: Dataset, path: str | Path, user=None) -
 
 
 def predictions_ingest(
-    *, dataset: Dataset, path: str | Path, user: AbstractBaseUser | None = None
+    *, dataset: Dataset, path: str | Path, user: AbstractBaseUser | None = None, model_run_id: int | None = None
 ) -> PredictionSet:
     """Read a predictions CSV into the dataset; it replaces the predictions ingested before.
+
+    ``model_run_id`` names the training app's run that wrote the file (scheduled retraining
+    passes it); the new set is then the model run its proposals record.
 
     Every row is checked: the path must be the storage key of one of the dataset's videos, the
     action a name of its vocabulary (merged names count as their current class), the rank an
@@ -120,7 +125,8 @@ def predictions_ingest(
 
     try:
         with transaction.atomic():
-            prediction_set = PredictionSet.objects.create(dataset=dataset, path=str(path), created_by=user)
+            prediction_set = PredictionSet.objects.create(dataset=dataset, path=str(path), created_by=user,
+                                                          model_run_id=model_run_id)
             written = copy_rows(
                 model=Prediction, fields=["prediction_set", "video", "action", "rank", "score"],
                 rows=rows(prediction_set.id),

@@ -2,11 +2,13 @@
 
 A candidate is a pending ``Label`` carrying its source, relation, round and score. Each step
 reads whole sets (the verified labels of a range of videos, the pairs they already have, the
-relations, the model's predictions), chooses with ``selection`` (pairs already proposed, asked
-or labelled are skipped, one proposal per pair, at most ``per_video_cap`` per video per round)
-and writes the chosen rows with COPY into a temporary table and one INSERT ... SELECT into the
-labels. ON CONFLICT DO NOTHING on the (video, action) unique constraint covers a pair written
-by someone else in the meantime.
+relations, the model's predictions and what its run already proposed), chooses with
+``selection`` (pairs already proposed, asked or labelled are skipped, one proposal per pair,
+at most ``per_video_cap`` per video per round, at most the model source's ``top_k`` per video
+per model run) and writes the chosen rows with COPY into a temporary table and one INSERT ...
+SELECT into the labels (and one into ``ModelProposal`` for the model's rank and run). ON
+CONFLICT DO NOTHING on the (video, action) unique constraint covers a pair written by someone
+else in the meantime.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from django.db import connection
 from django.db.models import Max
 
 from backend.annotation.models import Question
-from backend.candidates.models import Prediction, Relation, Source
+from backend.candidates.models import ModelProposal, Prediction, Relation, Source
 from backend.candidates.selection import (
     ALL_ELIGIBLE,
     PILOT_PRIORITY,
@@ -106,14 +108,17 @@ def _verified(*, dataset: Dataset, low: int, high: int) -> np.ndarray:
 
 def proposals_chunk(*, dataset: Dataset, round_number: int, sources: Sequence[str],
                     pilot_cutoffs: dict[int, tuple[int, int]], prediction_set_id: int | None, cap: int,
-                    low: int, high: int) -> int:
+                    low: int, high: int, model_top_k: int = 1) -> int:
     """Propose for the videos with ids in [low, high): pilots, rolled-out relations, the model.
 
     Args:
         sources: the sources running in the round.
         pilot_cutoffs: the round's pilot relations and where their samples end.
-        prediction_set_id: the predictions the model source reads (None: no model proposals).
+        prediction_set_id: the predictions (model run) the model source reads (None: no model
+            proposals).
         cap: proposals per video in the round.
+        model_top_k: proposals per video per model run (the paper's top-1: 1); a video the run
+            proposed to that often in earlier rounds gets nothing more from it.
 
     Returns:
         The number of labels written.
@@ -155,25 +160,44 @@ def proposals_chunk(*, dataset: Dataset, round_number: int, sources: Sequence[st
             columns=4, dtype=np.float64,
         )
         ids = predictions[:, :3].astype(np.int64)
-        parts.append(best_prediction(ids[:, 0], ids[:, 1], ids[:, 2], predictions[:, 3], asked=asked, width=width))
+        # Questions asked without a label (image questions of the regions pipeline) count as asked too.
+        unlabelled = fetch_array(
+            f"""SELECT q.video_id, q.action_id FROM {table(Question)} q
+                WHERE q.label_id IS NULL AND q.video_id >= %s AND q.video_id < %s""",
+            [low, high], columns=2,
+        )
+        asked_model = np.union1d(asked, pair_keys(unlabelled[:, 0], unlabelled[:, 1], width=width))
+        # What this run proposed to the chunk's videos in earlier rounds: its k per video in all.
+        proposed = fetch_array(
+            f"""SELECT mp.video_id, COUNT(*) FROM {table(ModelProposal)} mp
+                WHERE mp.prediction_set_id = %s AND mp.video_id >= %s AND mp.video_id < %s
+                GROUP BY mp.video_id ORDER BY mp.video_id""",
+            [prediction_set_id, low, high], columns=2,
+        )
+        parts.append(best_prediction(
+            ids[:, 0], ids[:, 1], ids[:, 2], predictions[:, 3], asked=asked_model, width=width,
+            per_video=model_top_k, proposed_video=proposed[:, 0], proposed_count=proposed[:, 1],
+        ))
     chosen = choose(Candidates.concat(parts), asked=asked, used_video=used_video, used_count=used_count, cap=cap,
                     width=width)
-    return _write(dataset=dataset, round_number=round_number, chosen=chosen)
+    return _write(dataset=dataset, round_number=round_number, chosen=chosen,
+                  prediction_set_id=prediction_set_id if use_model else None)
 
 
-def _write(*, dataset: Dataset, round_number: int, chosen: Candidates) -> int:
-    """COPY the chosen rows into a temporary table, then one INSERT ... SELECT into the labels."""
+def _write(*, dataset: Dataset, round_number: int, chosen: Candidates, prediction_set_id: int | None = None) -> int:
+    """COPY the chosen rows into a temporary table, then one INSERT ... SELECT into the labels and,
+    for the model's rows, one into ``ModelProposal`` (their rank and run)."""
     if not len(chosen):
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {quote(_CHOSEN)} (video_id bigint, action_id bigint, relation_id bigint, "
-            f"source varchar(16), score double precision)"
+            f"source varchar(16), score double precision, {quote('rank')} integer)"
         )
     try:
-        copy_into(table_name=_CHOSEN, columns=["video_id", "action_id", "relation_id", "source", "score"],
+        copy_into(table_name=_CHOSEN, columns=["video_id", "action_id", "relation_id", "source", "score", "rank"],
                   rows=chosen.rows())
-        return insert_select(
+        written = insert_select(
             model=Label,
             values={
                 "dataset": str(int(dataset.id)),
@@ -188,6 +212,19 @@ def _write(*, dataset: Dataset, round_number: int, chosen: Candidates) -> int:
             # The rows were copied in video order, the order the label indexes take them best.
             query=f"FROM {quote(_CHOSEN)} c WHERE c.video_id IS NOT NULL",
         )
+        if prediction_set_id is not None and written:
+            # The model's labels just written (the round's own: a pair someone else wrote in the
+            # meantime was skipped above and is not the model's), found through the pair index.
+            insert_select(
+                model=ModelProposal,
+                values={"label": "l.id", "prediction_set": str(int(prediction_set_id)), "video": "c.video_id",
+                        "rank": f"c.{quote('rank')}"},
+                query=f"""FROM {quote(_CHOSEN)} c JOIN {table(Label)} l
+                              ON l.video_id = c.video_id AND l.action_id = c.action_id
+                          WHERE c.source = %s AND l.source = %s AND l.round = %s""",
+                params=[Source.MODEL, Source.MODEL, round_number],
+            )
+        return written
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {quote(_CHOSEN)}")

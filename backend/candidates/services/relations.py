@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from backend.candidates.models import CandidateSource, Relation, Source
+from backend.candidates.models import TOP_K_MAX, TOP_K_MODEL_ONLY, CandidateSource, Relation, Source
 from backend.candidates.neighbours import word2vec_neighbours, wordnet_neighbours
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.selectors import HarvestGroup, Tally
 from backend.candidates.services.synsets import action_synsets_guess
 from backend.candidates.sql import update_from_rows
+from backend.common.errors import DomainError
 from backend.labels.models import Label
 from backend.videos.models import Dataset
 from backend.vocabulary.models import Action
@@ -23,6 +24,9 @@ from backend.vocabulary.models import Action
 RELATION_PILOT_LOW = "Pilot harvest {rate:.0%} ({yes}/{decided}) is below the {threshold:.0%} threshold."
 RELATION_HARVEST_LOW = "Harvest {rate:.0%} ({yes}/{decided}) fell below the {threshold:.0%} threshold."
 SOURCE_HARVEST_LOW = "Round {round} harvest {rate:.0%} ({yes}/{decided}) is below the {threshold:.0%} threshold."
+
+TOP_K_OUT_OF_RANGE = "The model source's proposals per video per model run (top_k) must be 1 to {top}, got {value!r}."
+UNKNOWN_SOURCE_SETTING = "Unknown candidate source {source!r}: expected one of {choices}."
 
 RELATION_SOURCES = (Source.WORDNET.value, Source.WORD2VEC.value)
 
@@ -147,6 +151,28 @@ def sources_ensure(*, dataset: Dataset) -> None:
     CandidateSource.objects.bulk_create(
         [CandidateSource(dataset=dataset, source=source) for source in Source.values], ignore_conflicts=True
     )
+
+
+def source_settings_update(*, dataset: Dataset, source: str, top_k: int | None = None) -> CandidateSource:
+    """Change a source's per-dataset setting: ``top_k``, the model source's proposals per video
+    per model run (1, the paper's top-1, unless widened). The next round reads it.
+
+    Raises:
+        DomainError: an unknown source, a value out of range, or ``top_k`` other than 1 for a
+            source that is not the model's.
+    """
+    if source not in Source.values:
+        raise DomainError(UNKNOWN_SOURCE_SETTING.format(source=source, choices=list(Source.values)), field="source")
+    sources_ensure(dataset=dataset)
+    row = CandidateSource.objects.get(dataset=dataset, source=source)
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= TOP_K_MAX:
+            raise DomainError(TOP_K_OUT_OF_RANGE.format(top=TOP_K_MAX, value=top_k), field="top_k")
+        if source != Source.MODEL and top_k != 1:
+            raise DomainError(TOP_K_MODEL_ONLY, field="top_k")
+        row.top_k = top_k
+        row.save(update_fields=["top_k", "updated_at"])
+    return row
 
 
 def relations_discover(

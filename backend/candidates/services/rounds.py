@@ -7,7 +7,8 @@ A round runs in three steps:
    newly verified actions as pilots, draw the pilots' samples and list the round's chunks of
    video ids.
 2. Propose (one transaction per chunk): pilots, rolled-out relations and the model's top
-   prediction, capped per video; queue the questions and mark the chunk done. Chunks touch
+   prediction not yet labelled or asked (once per video per model run, or its ``top_k``),
+   capped per video; queue the questions and mark the chunk done. Chunks touch
    disjoint videos, so on PostgreSQL several run at once on their own connections.
 3. Finish (one transaction): record the figures and mark the round finished.
 
@@ -145,6 +146,7 @@ def _round_plan(*, dataset: Dataset, sources: list[str], policy: RoundPolicy, jo
         discovered = relations_discover(
             dataset=dataset, round_number=number, policy=policy, sources=active, wordnet_distance=distance
         )
+        # The newest ingested run replaces the older ones as the model source's input.
         newest = PredictionSet.objects.filter(dataset=dataset).order_by("-created_at", "-id")
         prediction_set = newest.values_list("id", flat=True).first() if Source.MODEL in active else None
         cutoffs = pilot_cutoffs_compute(
@@ -155,6 +157,8 @@ def _round_plan(*, dataset: Dataset, sources: list[str], policy: RoundPolicy, jo
             stats={
                 "active_sources": active,
                 "prediction_set": prediction_set,
+                # The dataset's k of the model source, fixed for the round's chunks.
+                "model_top_k": states[Source.MODEL].top_k,
                 "wordnet_distance": distance if Source.WORDNET in active else None,
                 "judged": judged,
                 "discovered": discovered,
@@ -243,6 +247,7 @@ def _chunk_roll_out(chunk_id: int) -> int:
             dataset=current.dataset, round_number=current.number, sources=current.stats["active_sources"],
             pilot_cutoffs=cutoffs, prediction_set_id=current.stats.get("prediction_set"),
             cap=policy.per_video_cap, low=chunk.low, high=chunk.high,
+            model_top_k=current.stats.get("model_top_k", 1),
         )
         questions_for_round(dataset=current.dataset, round_number=current.number, low=chunk.low, high=chunk.high,
                             after_label_id=high_water)
