@@ -38,6 +38,8 @@ class Campaign(models.Model):
     step = models.CharField(max_length=8, choices=Step.choices, default=Step.ROUND)
     reason = models.TextField(blank=True, help_text="Why it is paused or finished.")
     rounds_done = models.PositiveIntegerField(default=0)
+    # Rounds in a row that proposed nothing: after one, a retrained model may still propose; after two, done.
+    empty_rounds = models.PositiveIntegerField(default=0)
 
     # What the curator set.
     max_rounds = models.PositiveIntegerField(default=6, help_text="Stop after this many rounds.")

@@ -202,7 +202,9 @@ def _step_round(campaign: Campaign) -> None:
     campaign.candidate_round = found
     campaign.rounds_done += 1
     proposed = found.proposed if found else 0
-    if proposed == 0 and not _open_questions(campaign):
+    campaign.empty_rounds = 0 if proposed else campaign.empty_rounds + 1
+    if proposed == 0 and not _open_questions(campaign) and (not campaign.retrain or campaign.empty_rounds > 1):
+        # with retraining, one empty round still leads to a model trained on what is verified now
         return _finish(campaign, FINISHED_NOTHING.format(n=found.number if found else campaign.rounds_done))
     nxt = Campaign.Step.CROWD if campaign.mturk else Campaign.Step.WAIT
     round_ = campaign.candidate_round

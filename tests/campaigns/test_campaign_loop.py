@@ -211,12 +211,28 @@ def test_it_finishes_when_every_source_has_stopped_and_nothing_is_pending(loop):
 
 def test_it_finishes_when_a_round_proposes_nothing_and_nothing_is_pending(loop):
     loop.decide_questions()
-    campaign = loop.create()
+    campaign = loop.create(retrain=False)
     campaign = loop.tick()
     loop.finish_round(campaign, proposed=0)
     loop.decide_questions()
     campaign = loop.tick()
     assert campaign.status == "finished" and campaign.reason == FINISHED_NOTHING.format(n=1)
+
+
+def test_with_retraining_one_empty_round_still_trains_a_model_and_two_in_a_row_finish(loop):
+    loop.decide_questions()
+    campaign = loop.create()
+    loop.finish_round(loop.tick(), proposed=0)
+    campaign = loop.tick()  # nothing to wait for: straight on to a release and a model
+    assert campaign.status == "running" and campaign.step == "release" and campaign.empty_rounds == 1
+    loop.finish_export(campaign)
+    campaign = loop.tick()
+    ModelRun.objects.filter(pk=campaign.model_run_id).update(status="succeeded", predictions_ingested=True)
+    campaign = loop.tick()
+    assert campaign.step == "round" and campaign.job_id
+    loop.finish_round(campaign, proposed=0)
+    campaign = loop.tick()
+    assert campaign.status == "finished" and campaign.reason == FINISHED_NOTHING.format(n=2)
 
 
 def test_an_mturk_batch_per_round_within_the_budget(loop, settings):
