@@ -117,3 +117,83 @@ def submission_parse(data) -> tuple[uuid.UUID, list[dict]]:
         parsed.append({"item": _uuid(entry.get("item"), BAD_ITEM, f"answers[{n}].item"), "answer": value,
                        "ms": _ms(entry.get("ms"), f"answers[{n}].ms")})
     return submission_id, parsed
+
+
+# -- a curator's label corrections (``label_views.py``) -------------------------------------------
+
+class LabelCorrectionSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    state_before = serializers.CharField()
+    state_after = serializers.CharField()
+    more_answers = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField()
+    corrected_at = serializers.DateTimeField()
+    corrected_by = serializers.CharField(source="corrected_by_name")
+
+
+class LabelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    video = serializers.CharField(source="video.name")
+    action = serializers.CharField(source="action.name")
+    source = serializers.CharField()
+    state = serializers.CharField()
+    yes = serializers.IntegerField(source="yes_count")
+    no = serializers.IntegerField(source="no_count")
+    confidence = serializers.FloatField(allow_null=True)
+    corrected = serializers.BooleanField(help_text="A curator's verdict, pinned through consensus.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    corrections = LabelCorrectionSerializer(source="history", many=True, help_text="The label's history, oldest first.")
+
+
+class LabelCorrectSerializer(serializers.Serializer):
+    """The body of a correction (documents what ``correction_parse`` checks)."""
+
+    state = serializers.ChoiceField(choices=["positive", "negative"], required=False,
+                                    help_text="The verdict; pins the label.")
+    more_answers = serializers.IntegerField(min_value=1, required=False,
+                                            help_text="Reopen the label's question for this many more answers.")
+    reason = serializers.CharField(help_text="Why; kept in the label's history.")
+
+
+class LabelFiltersSerializer(serializers.Serializer):
+    action = serializers.CharField(required=False, allow_blank=True)
+    state = serializers.CharField(required=False, allow_blank=True)
+    source = serializers.CharField(required=False, allow_blank=True)
+
+
+class LabelBulkCorrectSerializer(LabelCorrectSerializer):
+    filters = LabelFiltersSerializer(help_text="The label browser's filters ({} selects every label).")
+
+
+class LabelBulkCorrectResultSerializer(serializers.Serializer):
+    corrected = serializers.IntegerField(help_text="Labels the correction was recorded on.")
+    changed = serializers.IntegerField(help_text="Of those, labels whose state changed.")
+    batch = serializers.UUIDField()
+
+
+BAD_CORRECTION_BODY = "The body must be a JSON object with state (positive or negative) or more_answers, and a reason."
+BAD_FILTERS = "filters must be an object with any of action, state and source (the label browser's filters)."
+LABEL_FILTERS = ("action", "state", "source")
+
+
+def correction_parse(data) -> dict:
+    """The keyword arguments of ``labels_correct`` from a request body (a JSON object or a form);
+    the service checks their values."""
+    if not isinstance(data, dict):
+        raise DomainError(BAD_CORRECTION_BODY)
+    more = data.get("more_answers")
+    if isinstance(more, str):
+        more = int(more) if more.strip().isdigit() else (None if not more.strip() else more)
+    state = data.get("state")
+    if isinstance(state, str) and not state.strip():
+        state = None
+    return {"state": state, "more_answers": more, "reason": data.get("reason")}
+
+
+def filters_parse(data) -> dict[str, str]:
+    """The label browser's filters from a bulk correction's body."""
+    filters = data.get("filters") if isinstance(data, dict) else None
+    if not isinstance(filters, dict) or set(filters) - set(LABEL_FILTERS) or not all(
+            isinstance(v, str) for v in filters.values()):
+        raise DomainError(BAD_FILTERS, field="filters")
+    return {key: filters.get(key, "").strip() for key in LABEL_FILTERS}

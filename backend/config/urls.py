@@ -8,6 +8,7 @@ from django.views.static import serve
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backend.annotation import label_views as labels
 from backend.annotation import views as work
 from backend.common.views import Health, JobDetail
 from backend.releases import views as releases
@@ -30,6 +31,8 @@ api = [
          name="vocabulary-migrate"),
     path("datasets/<str:name>/vocabulary/events/", vocabulary.VocabularyEventList.as_view(),
          name="vocabulary-events"),
+    path("datasets/<str:name>/labels/correct/", labels.LabelBulkCorrect.as_view(), name="label-correct"),
+    path("datasets/<str:name>/labels/<int:pk>/", labels.LabelDetail.as_view(), name="label-detail"),
     path("work/<str:name>/sets/", work.Assign.as_view(), name="work-assign"),
     path("work/sets/<uuid:set_id>/", work.SetDetail.as_view(), name="work-set"),
     path("work/sets/<uuid:set_id>/submit/", work.Submit.as_view(), name="work-submit"),

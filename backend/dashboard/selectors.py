@@ -25,6 +25,7 @@ from backend.common.pages import KeysetPage, keyset_page
 from backend.common.summaries import summary_kind, summary_read
 from backend.crowd.models import Worker
 from backend.labels.models import Label
+from backend.labels.selectors import label_corrections, label_filter
 from backend.mturk.selectors import batch_list, hit_list, worker_list
 from backend.training.selectors import run_list
 from backend.videos.models import Dataset, Video
@@ -140,15 +141,14 @@ def agreement_count(dataset_id: int) -> tuple[dict, int]:
 
 def label_page(*, dataset: Dataset, action: str = "", state: str = "", source: str = "", after: int | None = None,
                before: int | None = None, limit: int = 50) -> KeysetPage:
-    """One keyset page of the dataset's labels in id order (the order they were added), filtered."""
-    qs = Label.objects.filter(dataset=dataset)
-    if action:
-        qs = qs.filter(action__name=action)
-    if state:
-        qs = qs.filter(state=state)
-    if source:
-        qs = qs.filter(source=source)
-    return keyset_page(qs.select_related("video", "action"), after=after, before=before, limit=limit)
+    """One keyset page of the dataset's labels in id order (the order they were added), filtered,
+    each row with its corrections (``history``, oldest first)."""
+    qs = label_filter(dataset=dataset, action=action, state=state, source=source)
+    page = keyset_page(qs.select_related("video", "action"), after=after, before=before, limit=limit)
+    history = label_corrections(label_ids=[label.pk for label in page.rows])
+    for label in page.rows:
+        label.history = history.get(label.pk, [])
+    return page
 
 
 def video_detail(*, dataset: Dataset, video_id: int):

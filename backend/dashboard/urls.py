@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.dashboard import views
+from backend.dashboard import campaign_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -10,11 +10,18 @@ urlpatterns = [
     path("<str:name>/workers/<int:worker_id>/", views.worker, name="worker"),
     path("<str:name>/workers/<int:worker_id>/unblock/", views.workers_unblock, name="worker-unblock"),
     path("<str:name>/labels/", views.labels, name="labels"),
+    path("<str:name>/labels/correct/", views.labels_correct_bulk, name="labels-correct"),
+    path("<str:name>/labels/<int:label_id>/correct/", views.labels_correct, name="label-correct"),
     path("<str:name>/videos/<int:video_id>/", views.video, name="video"),
     path("<str:name>/releases/", views.releases, name="releases"),
     path("<str:name>/releases/export/", views.releases_export, name="release-export"),
     path("<str:name>/candidates/", views.candidates, name="candidates"),
     path("<str:name>/candidates/start/", views.candidates_round, name="candidates-start"),
+    path("<str:name>/campaign/", campaign_views.campaign, name="campaign"),
+    path("<str:name>/campaign/save/", campaign_views.campaign_update, name="campaign-save"),
+    path("<str:name>/campaign/pause/", campaign_views.campaign_control, {"action": "pause"}, name="campaign-pause"),
+    path("<str:name>/campaign/resume/", campaign_views.campaign_control, {"action": "resume"},
+         name="campaign-resume"),
     path("<str:name>/models/", views.models, name="models"),
     path("<str:name>/models/retrain/", views.models_retrain, name="retrain"),
     path("<str:name>/interpretation/", views.interpretation, name="interpretation"),

@@ -14,12 +14,14 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from backend.annotation.selectors import worker_stats
+from backend.annotation.services.corrections import MAX_MORE_ANSWERS, label_correct
+from backend.annotation.services.corrections import labels_correct as labels_correct_service
 from backend.candidates.models import Relation, Source
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.services import candidate_round_start
@@ -28,6 +30,7 @@ from backend.common.pages import page_id
 from backend.crowd import services as crowd_services
 from backend.crowd.selectors import worker_events, worker_get
 from backend.dashboard import selectors
+from backend.labels.selectors import label_filter, label_get
 from backend.mturk.gateway import configured_sandbox
 from backend.mturk.selectors import work_missing_counted
 from backend.mturk.services.publish import batch_create, batch_publish_start
@@ -72,6 +75,7 @@ def _pages(offset: int, total: int) -> dict:
 
 # Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
 SECTIONS: list[tuple[str, str, str]] = [
+    ("campaign", "Campaign", "dashboard:campaign"),
     ("candidates", "Candidates", "dashboard:candidates"),
     ("models", "Models", "dashboard:models"),
     ("interpretation", "Interpretation", "dashboard:interpretation"),
@@ -148,7 +152,72 @@ def labels(request, name: str):
                                 before=page_id(request.GET.get("before")), limit=PAGE, **f)
     return render(request, "dashboard/labels.html", _ctx(
         request, dataset, "labels", page=page, rows=page.rows, filters=f, query=urlencode(f),
-        **selectors.label_filters(dataset)))
+        here=request.GET.urlencode(), max_more=MAX_MORE_ANSWERS, **selectors.label_filters(dataset)))
+
+
+LABEL_QUERY = ("action", "state", "source", "after", "before")
+
+
+def _labels_back(name: str, post) -> str:
+    """The label browser as the curator left it (its filters and page, sent back by the form)."""
+    query = QueryDict(post.get("query", ""))
+    kept = {k: query[k] for k in LABEL_QUERY if query.get(k)}
+    return reverse("dashboard:labels", args=[name]) + (f"?{urlencode(kept)}" if kept else "")
+
+
+def _correction(post) -> dict:
+    """What a correction form asks: the button pressed (``do``: positive, negative or more) and the
+    reason; checked by the service."""
+    do, reason = post.get("do", ""), post.get("reason", "")
+    if do == "more":
+        raw = post.get("more_answers", "").strip()
+        return {"more_answers": int(raw) if raw.isdigit() else raw, "reason": reason}
+    return {"state": do, "reason": reason}
+
+
+def _corrected_message(correction: dict, n: int, changed: int | None = None) -> str:
+    what = "1 label" if n == 1 else f"{n} labels"
+    if "more_answers" in correction:
+        return (f"Asked for {correction['more_answers']} more answers on {what}: pending until the crowd "
+                "decides again.")
+    unchanged = "" if changed is None else f" ({changed} changed state)"
+    return f"{what.capitalize()} set to {correction['state']}{unchanged}; kept through re-aggregation."
+
+
+@staff_member_required
+@require_POST
+def labels_correct(request, name: str, label_id: int):
+    """One label's correction from its row of the label browser."""
+    dataset = _dataset(name)
+    label = label_get(dataset=dataset, label_id=label_id)
+    if label is None:
+        raise Http404("No such label.")
+    correction = _correction(request.POST)
+    try:
+        label_correct(label=label, user=request.user, **correction)
+    except DomainError as exc:
+        messages.error(request, f"{label.video.name} · {label.action.name}: {exc.message}")
+    else:
+        messages.success(request, f"{label.video.name} · {label.action.name}: "
+                                  + _corrected_message(correction, 1))
+    return redirect(_labels_back(name, request.POST))
+
+
+@staff_member_required
+@require_POST
+def labels_correct_bulk(request, name: str):
+    """Every label the browser's current filters select, corrected at once."""
+    dataset = _dataset(name)
+    correction = _correction(request.POST)
+    filters = {k: request.POST.get(k, "") for k in ("action", "state", "source")}
+    try:
+        result = labels_correct_service(dataset=dataset, labels=label_filter(dataset=dataset, **filters),
+                                        user=request.user, **correction)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _corrected_message(correction, result.corrected, result.changed))
+    return redirect(_labels_back(name, request.POST))
 
 
 @staff_member_required

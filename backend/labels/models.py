@@ -1,6 +1,8 @@
 """The per-(video, action) record: where a pair came from and what the crowd decided."""
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -64,6 +66,9 @@ class Label(models.Model):
     yes_count = models.PositiveIntegerField(default=0)
     no_count = models.PositiveIntegerField(default=0)
     confidence = models.FloatField(null=True, blank=True)
+    # A curator's verdict (see LabelCorrection): pinned like gold, so consensus and re-aggregation
+    # leave it alone until a curator asks the crowd again.
+    corrected = models.BooleanField(default=False)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
     )
@@ -114,3 +119,38 @@ class LabelImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.manifest} ({self.imported_at:%Y-%m-%d %H:%M}, {self.imported_by_name or 'unknown'})"
+
+
+class LabelCorrection(models.Model):
+    """A curator's correction of a label, kept forever: a verdict (positive or negative, which pins
+    the label) or a request for more crowd answers (which reopens its question and un-pins it).
+
+    The answers themselves are never touched; this row says who changed what, when and why.
+    """
+
+    class Kind(models.TextChoices):
+        VERDICT = "verdict"
+        MORE_ANSWERS = "more_answers"
+
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="corrections")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    state_before = models.CharField(max_length=10, choices=Label.State.choices)
+    state_after = models.CharField(max_length=10, choices=Label.State.choices)
+    more_answers = models.PositiveSmallIntegerField(null=True, blank=True)  # for kind more_answers
+    reason = models.TextField()
+    corrected_at = models.DateTimeField(default=timezone.now)
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    # The user's name as it was (kept when the user goes).
+    corrected_by_name = models.CharField(max_length=150, blank=True)
+    # One id per request, shared by every row a bulk correction wrote.
+    batch = models.UUIDField(default=uuid.uuid4, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["label", "id"], name="correction_by_label")]
+
+    def __str__(self) -> str:
+        change = (f"asked {self.more_answers} more" if self.kind == self.Kind.MORE_ANSWERS
+                  else f"{self.state_before} -> {self.state_after}")
+        return f"label {self.label_id}: {change} ({self.corrected_by_name or 'unknown'})"

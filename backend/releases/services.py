@@ -76,7 +76,8 @@ def split_create(*, dataset: Dataset, split: str, size: int, seed: int = 0) -> d
     questions = Question.objects.filter(video_id__in=chosen)
     questions.update(split=split)
     questions.filter(state=Question.State.OPEN, needed__lt=needed).update(needed=needed)
-    reopen = questions.filter(state=Question.State.DECIDED, answers__lt=needed)
+    # a curator's verdict (a corrected label) stays: it is not the crowd's to re-decide
+    reopen = questions.filter(state=Question.State.DECIDED, answers__lt=needed).exclude(label__corrected=True)
     reopened_labels = list(reopen.exclude(label=None).values_list("label_id", flat=True))
     n_reopened = reopen.update(state=Question.State.OPEN, needed=needed, decision="", confidence=None, decided_at=None)
     Label.objects.filter(pk__in=reopened_labels).update(state=Label.State.PENDING, decided_at=None)

@@ -58,7 +58,8 @@ def test_release_files_and_statistics(dataset, labelled, tmp_path):
     vocab = _read(out / "vocabulary.csv")
     assert [r["index"] for r in vocab] == [str(i) for i in range(12)]
     labels = _read(out / "labels.csv")
-    assert list(labels[0]) == ["video", "path", "split", "action", "state", "yes", "no", "confidence", "source"]
+    assert list(labels[0]) == ["video", "path", "split", "action", "state", "yes", "no", "confidence", "source",
+                               "provenance"]
     assert len(labels) == 40  # pending (never decided) pairs are not in the release
     train = _read(out / "train.csv")
     # videos with at least one positive: i % 4 != 0 among 0..7

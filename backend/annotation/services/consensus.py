@@ -241,7 +241,9 @@ def questions_sweep(*, dataset) -> int:
 
 def dataset_reaggregate(*, dataset, max_iter: int = 50) -> dict:
     """Re-decide every decided question of the dataset with Dawid-Skene EM over all answers,
-    gold answers pinned to their truth. Returns how many decisions changed."""
+    gold answers pinned to their truth, and so are the questions of labels a curator corrected
+    (``Label.corrected``): like gold, they teach the workers' reliabilities and keep their verdict.
+    Returns how many decisions changed."""
     qa = np.array(
         list(Answer.objects.filter(question__dataset=dataset, excluded=False, question__state=Question.State.DECIDED)
              .values_list("question_id", "worker_id", "value")),
@@ -264,6 +266,13 @@ def dataset_reaggregate(*, dataset, max_iter: int = 50) -> dict:
         truth_of_gold = np.zeros(len(g_ids))
         truth_of_gold[g_idx] = ga[:, 3]
         pinned[len(q_ids):] = truth_of_gold
+    corrected = dict(Question.objects.filter(dataset=dataset, state=Question.State.DECIDED, label__corrected=True,
+                                             label__state__in=(POSITIVE, NEGATIVE))
+                     .values_list("pk", "label__state"))
+    at = np.searchsorted(q_ids, np.fromiter(corrected, dtype=np.int64, count=len(corrected)))
+    for (qid, state), i in zip(corrected.items(), at.tolist()):
+        if i < len(q_ids) and q_ids[i] == qid:  # a corrected question may have no answers
+            pinned[i] = 1.0 if state == POSITIVE else 0.0
     result = dawid_skene(items, w_idx, np.concatenate([qa[:, 2], ga[:, 2]]), n_items=len(pinned),
                          n_workers=len(w_ids), pinned=pinned, max_iter=max_iter)
     now = timezone.now()
@@ -271,6 +280,8 @@ def dataset_reaggregate(*, dataset, max_iter: int = 50) -> dict:
     changed = []
     for q in Question.objects.filter(pk__in=q_ids.tolist()).only("pk", "label_id", "decision", "confidence", "yes",
                                                                   "no", "state", "decided_at"):
+        if q.pk in corrected:
+            continue  # a curator's verdict: pinned, never re-decided
         d = _decision_from_posterior(posterior[q.pk], 0.15)
         if d.decision != q.decision:
             q.decision, q.confidence, q.decided_at = d.decision, d.confidence, now

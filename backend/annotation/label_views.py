@@ -1,0 +1,60 @@
+"""Staff API for a curator's label corrections: one label (read, correct) and the label browser's
+filtered selection in bulk. Corrections go through ``services/corrections.py``."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.annotation.serializers import (
+    LabelBulkCorrectResultSerializer,
+    LabelBulkCorrectSerializer,
+    LabelCorrectSerializer,
+    LabelSerializer,
+    correction_parse,
+    filters_parse,
+)
+from backend.annotation.services.corrections import label_correct, labels_correct
+from backend.common.errors import NotFound
+from backend.labels.models import Label
+from backend.labels.selectors import label_corrections, label_filter, label_get
+from backend.videos.selectors import dataset_get
+
+UNKNOWN_LABEL = "Dataset {dataset!r} has no label with id {id}."
+
+
+def _label(dataset, label_id: int) -> Label:
+    label = label_get(dataset=dataset, label_id=label_id)
+    if label is None:
+        raise NotFound(UNKNOWN_LABEL.format(dataset=dataset.name, id=label_id))
+    return label
+
+
+def _label_data(label: Label) -> dict:
+    label.history = label_corrections(label_ids=[label.pk]).get(label.pk, [])
+    return LabelSerializer(label).data
+
+
+class LabelDetail(APIView):
+    @extend_schema(responses=LabelSerializer)
+    def get(self, request, name: str, pk: int):
+        return Response(_label_data(_label(dataset_get(name=name), pk)))
+
+    @extend_schema(request=LabelCorrectSerializer, responses=LabelSerializer)
+    def patch(self, request, name: str, pk: int):
+        """Set the label's verdict (``state`` positive or negative: pinned through consensus) or ask
+        for ``more_answers`` crowd answers (reopens its question, un-pins it); ``reason`` required."""
+        label = _label(dataset_get(name=name), pk)
+        label = label_correct(label=label, user=request.user, **correction_parse(request.data))
+        return Response(_label_data(label))
+
+
+class LabelBulkCorrect(APIView):
+    @extend_schema(request=LabelBulkCorrectSerializer, responses=LabelBulkCorrectResultSerializer)
+    def post(self, request, name: str):
+        """Correct every label the label browser's ``filters`` select (merged labels left out)."""
+        dataset = dataset_get(name=name)
+        correction = correction_parse(request.data)
+        labels = label_filter(dataset=dataset, **filters_parse(request.data))
+        result = labels_correct(dataset=dataset, labels=labels, user=request.user, **correction)
+        return Response({"corrected": result.corrected, "changed": result.changed, "batch": str(result.batch)})
