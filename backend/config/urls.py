@@ -8,6 +8,7 @@ from django.views.static import serve
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backend.annotation import gold_views as gold
 from backend.annotation import label_views as labels
 from backend.annotation import views as work
 from backend.common.views import Health, JobDetail
@@ -33,6 +34,10 @@ api = [
          name="vocabulary-events"),
     path("datasets/<str:name>/labels/correct/", labels.LabelBulkCorrect.as_view(), name="label-correct"),
     path("datasets/<str:name>/labels/<int:pk>/", labels.LabelDetail.as_view(), name="label-detail"),
+    path("datasets/<str:name>/gold/", gold.GoldList.as_view(), name="gold-list"),
+    path("datasets/<str:name>/gold/upload/", gold.GoldUpload.as_view(), name="gold-upload"),
+    path("datasets/<str:name>/gold/promote/", gold.GoldPromote.as_view(), name="gold-promote"),
+    path("datasets/<str:name>/gold/<int:pk>/retire/", gold.GoldRetire.as_view(), name="gold-retire"),
     path("work/<str:name>/sets/", work.Assign.as_view(), name="work-assign"),
     path("work/sets/<uuid:set_id>/", work.SetDetail.as_view(), name="work-set"),
     path("work/sets/<uuid:set_id>/submit/", work.Submit.as_view(), name="work-submit"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.dashboard import campaign_views, views
+from backend.dashboard import campaign_views, gold_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -22,6 +22,10 @@ urlpatterns = [
     path("<str:name>/campaign/pause/", campaign_views.campaign_control, {"action": "pause"}, name="campaign-pause"),
     path("<str:name>/campaign/resume/", campaign_views.campaign_control, {"action": "resume"},
          name="campaign-resume"),
+    path("<str:name>/gold/", gold_views.gold, name="gold"),
+    path("<str:name>/gold/upload/", gold_views.gold_upload, name="gold-upload"),
+    path("<str:name>/gold/promote/", gold_views.gold_promote_label, name="gold-promote"),
+    path("<str:name>/gold/<int:gold_id>/retire/", gold_views.gold_retire_one, name="gold-retire"),
     path("<str:name>/models/", views.models, name="models"),
     path("<str:name>/models/retrain/", views.models_retrain, name="retrain"),
     path("<str:name>/interpretation/", views.interpretation, name="interpretation"),

@@ -77,6 +77,7 @@ def _pages(offset: int, total: int) -> dict:
 SECTIONS: list[tuple[str, str, str]] = [
     ("campaign", "Campaign", "dashboard:campaign"),
     ("candidates", "Candidates", "dashboard:candidates"),
+    ("gold", "Gold", "dashboard:gold"),
     ("models", "Models", "dashboard:models"),
     ("interpretation", "Interpretation", "dashboard:interpretation"),
     ("mturk", "MTurk", "dashboard:mturk"),
