@@ -2,10 +2,12 @@
 filtered selection in bulk. Corrections go through ``services/corrections.py``."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.annotation.disagreements import disagreement_queue
 from backend.annotation.serializers import (
     LabelBulkCorrectResultSerializer,
     LabelBulkCorrectSerializer,
@@ -58,3 +60,31 @@ class LabelBulkCorrect(APIView):
         labels = label_filter(dataset=dataset, **filters_parse(request.data))
         result = labels_correct(dataset=dataset, labels=labels, user=request.user, **correction)
         return Response({"corrected": result.corrected, "changed": result.changed, "batch": str(result.batch)})
+
+
+def disagreement_data(row) -> dict:
+    label = row.label
+    return {"id": label.pk, "video": label.video.name, "video_id": label.video_id, "action": label.action.name,
+            "source": label.source, "state": label.state, "confidence": label.confidence,
+            "split": label.video.split, "media_url": row.media_url, "yes": row.yes, "no": row.no,
+            "votes": [{"worker_id": v.worker_id, "worker": v.worker, "value": v.value,
+                       "gold_accuracy": v.gold_accuracy} for v in row.votes]}
+
+
+class LabelQueue(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
+        OpenApiParameter(name, str, required=False) for name in ("action", "source", "split", "worker")
+    ] + [OpenApiParameter("limit", int, required=False)])
+    def get(self, request, name: str):
+        """The disagreement queue: decided labels, least certain first (posterior or vote share
+        nearest 0.5), with their votes and each voter's gold accuracy; filters ``action``,
+        ``source``, ``split``, ``worker`` (id); ``limit`` (at most 200)."""
+        dataset = dataset_get(name=name)
+        q = request.query_params
+        try:
+            limit = max(1, min(200, int(q.get("limit", 50))))
+        except ValueError:
+            limit = 50
+        rows = disagreement_queue(dataset=dataset, action=q.get("action", ""), source=q.get("source", ""),
+                                  split=q.get("split", ""), worker=q.get("worker"), limit=limit)
+        return Response({"results": [disagreement_data(r) for r in rows]})

@@ -33,6 +33,7 @@ api = [
     path("datasets/<str:name>/vocabulary/events/", vocabulary.VocabularyEventList.as_view(),
          name="vocabulary-events"),
     path("datasets/<str:name>/labels/correct/", labels.LabelBulkCorrect.as_view(), name="label-correct"),
+    path("datasets/<str:name>/labels/queue/", labels.LabelQueue.as_view(), name="label-queue"),
     path("datasets/<str:name>/labels/<int:pk>/", labels.LabelDetail.as_view(), name="label-detail"),
     path("datasets/<str:name>/gold/", gold.GoldList.as_view(), name="gold-list"),
     path("datasets/<str:name>/gold/upload/", gold.GoldUpload.as_view(), name="gold-upload"),

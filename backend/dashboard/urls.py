@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.dashboard import campaign_views, gold_views, views
+from backend.dashboard import campaign_views, gold_views, review_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("<str:name>/workers/<int:worker_id>/", views.worker, name="worker"),
     path("<str:name>/workers/<int:worker_id>/unblock/", views.workers_unblock, name="worker-unblock"),
     path("<str:name>/labels/", views.labels, name="labels"),
+    path("<str:name>/review/", review_views.review, name="review"),
     path("<str:name>/labels/correct/", views.labels_correct_bulk, name="labels-correct"),
     path("<str:name>/labels/<int:label_id>/correct/", views.labels_correct, name="label-correct"),
     path("<str:name>/videos/<int:video_id>/", views.video, name="video"),

@@ -75,6 +75,7 @@ def _pages(offset: int, total: int) -> dict:
 
 # Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
 SECTIONS: list[tuple[str, str, str]] = [
+    ("review", "Disagreements", "dashboard:review"),
     ("campaign", "Campaign", "dashboard:campaign"),
     ("candidates", "Candidates", "dashboard:candidates"),
     ("gold", "Gold", "dashboard:gold"),

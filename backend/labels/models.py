@@ -85,6 +85,8 @@ class Label(models.Model):
             models.Index(fields=["dataset", "state", "id"], name="label_by_state"),
             models.Index(fields=["action", "state", "id"], name="label_by_action"),
             models.Index(fields=["dataset", "source", "id"], name="label_by_source"),
+            # The disagreement queue: the least confident verdicts first.
+            models.Index(fields=["dataset", "confidence", "id"], name="label_by_confidence"),
         ]
 
     def __str__(self) -> str:
