@@ -51,6 +51,16 @@ def media_for_item(public_id) -> tuple[str, str] | None:
     return "video", source.video.storage_key
 
 
+def worker_answers_by_day(*, worker: Worker, days: int = 60) -> list[dict]:
+    """The worker's answers per day over the last ``days`` days with any, oldest first (a chart)."""
+    from django.db.models import Count
+    from django.db.models.functions import TruncDate
+
+    rows = (Answer.objects.filter(worker=worker).annotate(day=TruncDate("created_at")).values("day")
+            .annotate(n=Count("id")).order_by("-day")[:days])
+    return [{"label": row["day"].isoformat(), "value": row["n"]} for row in reversed(rows)]
+
+
 def worker_stats(*, worker: Worker) -> dict:
     """Answers, gold accuracy, agreement with consensus, median time, refused sets, block state."""
     answers = Answer.objects.filter(worker=worker)

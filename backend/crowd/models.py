@@ -61,3 +61,25 @@ class WorkerEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class WorkerLink(models.Model):
+    """An invitation: a signed annotator link made from the dashboard, with a label saying whom it
+    was for, an expiry, and a revocation that refuses it at once (``crowd.links``)."""
+
+    worker = models.ForeignKey(Worker, on_delete=models.CASCADE, related_name="links")
+    dataset = models.ForeignKey("videos.Dataset", on_delete=models.CASCADE, related_name="worker_links")
+    label = models.CharField(max_length=128, help_text="Whom the link was for, e.g. a name or a team.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"link {self.pk} for {self.label} ({self.dataset_id})"

@@ -1,12 +1,15 @@
 from django.urls import path
 
-from backend.dashboard import campaign_views, gold_views, review_views, views
+from backend.dashboard import annotator_views, campaign_views, gold_views, review_views, views
 
 app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
     path("<str:name>/", views.overview, name="overview"),
     path("<str:name>/workers/", views.workers, name="workers"),
+    path("<str:name>/annotators/", annotator_views.annotators, name="annotators"),
+    path("<str:name>/annotators/invite/", annotator_views.annotators_invite, name="annotators-invite"),
+    path("<str:name>/annotators/<int:link_id>/revoke/", annotator_views.annotators_revoke, name="annotators-revoke"),
     path("<str:name>/workers/<int:worker_id>/", views.worker, name="worker"),
     path("<str:name>/workers/<int:worker_id>/unblock/", views.workers_unblock, name="worker-unblock"),
     path("<str:name>/labels/", views.labels, name="labels"),

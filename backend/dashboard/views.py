@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from backend.annotation.selectors import worker_stats
+from backend.annotation.selectors import worker_answers_by_day, worker_stats
 from backend.annotation.services.corrections import MAX_MORE_ANSWERS, label_correct
 from backend.annotation.services.corrections import labels_correct as labels_correct_service
 from backend.candidates.models import Relation, Source
@@ -75,6 +75,7 @@ def _pages(offset: int, total: int) -> dict:
 
 # Further dataset sections (candidate rounds, HITs, regions, model runs) as (section, title, url name).
 SECTIONS: list[tuple[str, str, str]] = [
+    ("annotators", "Annotators", "dashboard:annotators"),
     ("review", "Disagreements", "dashboard:review"),
     ("campaign", "Campaign", "dashboard:campaign"),
     ("candidates", "Candidates", "dashboard:candidates"),
@@ -143,7 +144,8 @@ def worker(request, name: str, worker_id: int):
         raise Http404("No such worker.")
     return render(request, "dashboard/worker.html", _ctx(
         request, dataset, "workers", worker=annotator, stats=worker_stats(worker=annotator),
-        events=worker_events(worker=annotator)))
+        events=worker_events(worker=annotator), per_day=worker_answers_by_day(worker=annotator),
+        links=list(annotator.links.select_related("dataset").all())))
 
 
 @staff_member_required
