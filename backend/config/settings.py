@@ -231,6 +231,8 @@ MMIT_IMPORT_ROOTS = env_paths(
     "MMIT_IMPORT_ROOTS", [VAR_DIR / "imports", Path(tempfile.gettempdir()).resolve()]
 )
 MMIT_IMPORT_BATCH_SIZE = env_int("MMIT_IMPORT_BATCH_SIZE", 200)
+# Rows per chunk of an import job: each chunk is one Celery task, so several workers share a large import.
+MMIT_IMPORT_CHUNK_ROWS = env_int("MMIT_IMPORT_CHUNK_ROWS", 1000)
 MMIT_CACHE_DIR = Path(env_str("MMIT_CACHE_DIR", str(VAR_DIR / "cache"))).resolve()
 MMIT_VECTORS_PATH = env_str("MMIT_VECTORS_PATH") or None
 # Candidate rounds: each MMIT_CANDIDATE_<FIELD> sets a default of backend.candidates.policy.RoundPolicy

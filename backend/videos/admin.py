@@ -16,6 +16,10 @@ class ImportForm(forms.Form):
         required=False, label="Trust the manifest's labels",
         help_text="They are verified already (e.g. Moments in Time): record them as verified positives (source "
                   "'import', with the file, time and who imported them) instead of questions to ask.")
+    in_place = forms.BooleanField(
+        required=False, label="Reference the files in place",
+        help_text="Keep each file where it is (its allowed import root, or its S3 object) instead of copying it "
+                  "into the media storage.")
 
 
 @admin.register(Dataset)
@@ -42,11 +46,13 @@ class DatasetAdmin(admin.ModelAdmin):
             source, split = form.cleaned_data["source"], form.cleaned_data["split"] or None
             try:
                 job = video_import_start(dataset=dataset, source=source, split=split, user=request.user,
-                                         trust_labels=form.cleaned_data["trust_labels"], via="admin")
+                                         trust_labels=form.cleaned_data["trust_labels"], via="admin",
+                                         in_place=form.cleaned_data["in_place"])
             except DomainError as exc:
                 form.add_error("source", exc.message)
             else:
-                self.message_user(request, f"Import of {job.params['files']} files started (job {job.id}).",
+                self.message_user(request, f"Import of {job.params['files']} files started as job {job.id} "
+                                           f"({job.params['chunks']} chunk(s)); its progress is under Jobs.",
                                   messages.SUCCESS)
                 return redirect(reverse("admin:videos_dataset_changelist"))
         context = {**self.admin_site.each_context(request), "form": form, "dataset": dataset,

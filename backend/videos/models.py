@@ -107,3 +107,31 @@ class Video(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportChunk(models.Model):
+    """Rows ``[low, high)`` of an import job's source (a manifest's data rows, or a folder's or S3
+    prefix's sorted files), imported by one Celery task.
+
+    Chunks are independent, so several workers share a job. A replayed task finds its chunk done
+    and does nothing; a task killed mid-chunk is redelivered and re-runs it, and the import's
+    dedup by source and checksum keeps every video once. Whoever finishes the last chunk finishes
+    the job; ``report`` holds the chunk's counts (``ImportReport``) for the job's result.
+    """
+
+    job = models.ForeignKey("common.Job", on_delete=models.CASCADE, related_name="import_chunks")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_chunks")
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    done = models.BooleanField(default=False)
+    report = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "low"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "low"], name="import_chunk_unique_low"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rows [{self.low}, {self.high}) of import {self.job_id}"

@@ -37,3 +37,7 @@ class ImportRequestSerializer(serializers.Serializer):
         required=False, default=False,
         help_text="The manifest's labels are verified already: record them as verified positives (source "
                   "`import`, with their provenance) instead of pending questions.")
+    in_place = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Reference each file where it is (its allowed import root, or its S3 object) instead of copying "
+                  "it into the media storage.")

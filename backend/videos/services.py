@@ -9,6 +9,13 @@ in one transaction, without this app importing either.
 A manifest's labels are pending questions by default. A *trusted* import (``trust_labels``: the
 labels were verified already, as Moments in Time's one label per video) records them as verified
 positives instead, with their provenance (``ImportOrigin``: who imports, and how), and no question.
+
+From the API, the admin and ``import_videos --enqueue`` an import is a job of chunks
+(``ImportChunk``, ``MMIT_IMPORT_CHUNK_ROWS`` rows each), one Celery task per chunk, shared by
+every worker: ``video_import_job_run`` records the chunks and hands them out,
+``video_import_chunk_run`` imports one and finishes the job when it was the last. The manifest is
+streamed, never loaded whole, on every path. ``in_place`` references each file where it is (its
+allowed local root, or its S3 object) instead of copying it into the media storage.
 """
 from __future__ import annotations
 
@@ -23,20 +30,27 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 
 from backend.common.background import task_enqueue
-from backend.common.errors import Conflict, DomainError
-from backend.common.jobs import job_create
+from backend.common.errors import Conflict, DomainError, NotFound
+from backend.common.jobs import job_create, job_finish, job_start
 from backend.common.models import Job
-from backend.videos.models import Dataset, Video
+from backend.videos.models import Dataset, ImportChunk, Video
 from backend.videos.probe import ProbeError, VideoInfo, probe_video
-from backend.videos.sources import ImportItem, open_source
+from backend.videos.sources import ImportItem, S3Source, open_source
 
 log = logging.getLogger(__name__)
 
 DATASET_EXISTS = "A dataset named {name!r} already exists."
 DUPLICATE_CONTENT = "duplicate content of {name} (same checksum)"
 NO_LABEL_HANDLER = "This manifest carries labels, but no app handles them (the labels app is not installed)."
+DATASET_GONE = "The dataset was deleted before the import ran."
+IMPORT_JOB = "import_videos"  # the kind of an import's job
+IMPORT_CHUNK_TASK = "mmit.videos.import_chunk"
+CHUNKS_PROGRESS = "{done}/{total} chunks ({rows_done}/{rows} files)"
+QUARANTINE_LISTED = 1000  # quarantined files a chunked job's result lists (all are in the admin's Videos)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -121,36 +135,56 @@ def _store(path: Path, key: str) -> None:
             default_storage.delete(saved)
 
 
-def _validated_items(*, dataset: Dataset, source: str, split: str | None):
+def _scanned(*, dataset: Dataset, source: str, split: str | None):
+    """Open and validate ``source`` as a stream; returns (source, files, whether any has labels)."""
     src = open_source(source, split=split)
-    items = src.items()
-    if any(item.labels for item in items):
-        _labels_handler().check(dataset=dataset, items=items)
-    return src, items
+    count, labelled = src.scan(lambda items: _labels_handler().check(dataset=dataset, items=items))
+    return src, count, labelled
 
 
 def video_import_validate(*, dataset: Dataset, source: str, split: str | None = None) -> int:
     """Check a source completely without writing anything; returns its number of files."""
-    return len(_validated_items(dataset=dataset, source=source, split=split)[1])
+    return _scanned(dataset=dataset, source=source, split=split)[1]
 
 
 def video_import_start(*, dataset: Dataset, source: str, split: str | None = None, user=None,
-                       trust_labels: bool = False, via: str = "api") -> Job:
-    """Check the source now (a DomainError on bad input, nothing stored), then import it in a
-    Celery worker; the job shows the progress.
+                       trust_labels: bool = False, via: str = "api", user_name: str = "",
+                       in_place: bool = False) -> Job:
+    """Check the source now (a DomainError on bad input, nothing stored), then import it as a
+    Celery job of chunks that every worker shares; the job shows the progress (chunks done).
 
     ``trust_labels``: the manifest's labels are recorded as verified (``video_import``); ``via``
-    (api or admin) and ``user`` go into their provenance.
+    (api, admin or command) and ``user`` (or ``user_name``, the login on the command line) go into
+    their provenance. ``in_place``: reference the files where they are, do not copy them.
     """
     count = video_import_validate(dataset=dataset, source=source, split=split)
-    params = {"dataset": dataset.name, "source": source, "split": split, "files": count}
+    chunk_rows = max(1, settings.MMIT_IMPORT_CHUNK_ROWS)
+    params = {"dataset": dataset.name, "source": source, "split": split, "files": count,
+              "chunk_rows": chunk_rows, "chunks": -(-count // chunk_rows)}
     if trust_labels:
         params.update(trust_labels=True, via=via)
-    job = job_create(kind="import_videos", user=user, params=params)
-    # The flag travels only when set: an untrusted import sends the same message as before it existed.
+        if user_name and user is None:
+            params["user_name"] = user_name
+    if in_place:
+        params["in_place"] = True
+    job = job_create(kind=IMPORT_JOB, user=user, params=params)
+    # Flags travel only when set: a plain import sends the same message as before they existed.
     extra = {"trust_labels": True} if trust_labels else {}
+    if in_place:
+        extra["in_place"] = True
     task_enqueue("mmit.videos.import_videos", str(job.id), dataset.id, source, split, **extra)
     return job
+
+
+def _batched(items, size: int):
+    batch: list[ImportItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def video_import(
@@ -161,6 +195,7 @@ def video_import(
     progress: ProgressFn | None = None,
     trust_labels: bool = False,
     origin: ImportOrigin | None = None,
+    in_place: bool = False,
 ) -> ImportReport:
     """Import every video of `source` into `dataset`.
 
@@ -172,24 +207,40 @@ def video_import(
     A manifest's labels become pending labels (questions to ask); with ``trust_labels`` they are
     recorded as verified positives, with their provenance (the source, the time, ``origin``), and
     never asked. A pair that has a label already keeps it, trusted or not.
+
+    The source is read as a stream (twice: once to validate it, once to import it), so memory
+    does not grow with a manifest's rows. ``in_place``: see ``in_place_key``.
     """
-    src, items = _validated_items(dataset=dataset, source=source, split=split)
-    report = ImportReport(seen=len(items))
+    src, count, labelled = _scanned(dataset=dataset, source=source, split=split)
+    report = ImportReport(seen=count)
     trusted = None
-    if trust_labels and any(item.labels for item in items):
+    if trust_labels and labelled:
         trusted = _labels_handler().trusted_begin(dataset=dataset, source=source, origin=origin or ImportOrigin())
         report.labels_trusted = True
-    batch_size = max(1, settings.MMIT_IMPORT_BATCH_SIZE)
-    for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
-        _import_batch(dataset=dataset, src=src, batch=batch, report=report, trusted=trusted)
+    done = 0
+    for batch in _batched(src.iter_items(), max(1, settings.MMIT_IMPORT_BATCH_SIZE)):
+        _import_batch(dataset=dataset, src=src, batch=batch, report=report, trusted=trusted, in_place=in_place)
+        done += len(batch)
         if progress:
-            progress(min(start + batch_size, len(items)), len(items))
+            progress(done, count)
     return report
 
 
+def in_place_key(source: str) -> str:
+    """The media key of a file imported in place (not copied): its key in the media storage when
+    it lies there already (an object of the media bucket, or a file under ``MEDIA_ROOT``), else the
+    reference itself (the absolute path under an allowed import root, or the ``s3://`` URI)."""
+    if source.startswith("s3://"):
+        bucket, key = S3Source.parse(source)
+        return key if bucket == settings.AWS_STORAGE_BUCKET_NAME else source
+    path, media = Path(source), Path(settings.MEDIA_ROOT).resolve()
+    if not settings.AWS_STORAGE_BUCKET_NAME and path.is_relative_to(media):
+        return path.relative_to(media).as_posix()
+    return source
+
+
 def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: ImportReport,
-                  trusted: object | None = None) -> None:
+                  trusted: object | None = None, in_place: bool = False) -> None:
     known = dict(
         Video.objects.filter(dataset=dataset, source__in=[i.source for i in batch]).values_list("source", "id")
     )
@@ -202,8 +253,11 @@ def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: Imp
         try:
             with src.local_path(item) as local:
                 info = probe_video(local)
-                key = storage_key_for(dataset, info, Path(item.name).suffix)
-                _store(local, key)
+                if in_place:
+                    key = in_place_key(item.source)
+                else:
+                    key = storage_key_for(dataset, info, Path(item.name).suffix)
+                    _store(local, key)
             probed.append((item, info, key))
         except ProbeError as exc:
             probed.append((item, None, str(exc)))
@@ -244,3 +298,143 @@ def _import_batch(*, dataset: Dataset, src, batch: list[ImportItem], report: Imp
             )
             report.labels_added += _labels_handler().write(dataset=dataset, items=labelled, video_ids=ids,
                                                            trusted=trusted)
+
+
+# --- the chunked import job -----------------------------------------------------------------
+
+
+def video_import_job_run(*, job_id: str, dataset_id: int, source: str, split: str | None = None,
+                         trust_labels: bool = False, in_place: bool = False) -> None:
+    """The first task of an import job: record its chunks (once; a replay finds them), hand every
+    chunk not done but one to the workers (``mmit.videos.import_chunk``), and import that one here.
+
+    A job finished already (a replay) does nothing; bad input (the source changed since it was
+    checked, the dataset deleted) fails the job with the reason.
+    """
+    job = job_start(job_id=job_id)
+    if job is None:
+        return
+    try:
+        dataset = Dataset.objects.filter(pk=dataset_id).first()
+        if dataset is None:
+            raise NotFound(DATASET_GONE)
+        pending = video_import_plan(job=job, dataset=dataset, source=source, split=split,
+                                      trust_labels=trust_labels, in_place=in_place)
+    except DomainError as exc:
+        job_finish(job_id=job_id, error=exc.message)
+        return
+    for chunk_id in pending[1:]:
+        task_enqueue(IMPORT_CHUNK_TASK, str(job.pk), chunk_id)
+    if pending:
+        video_import_chunk_run(chunk_id=pending[0])
+    else:  # every chunk was done, but the job not finished (a crash in between)
+        _import_job_finish_if_done(job_id=job.pk)
+
+
+def video_import_plan(*, job: Job, dataset: Dataset, source: str, split: str | None = None,
+                      trust_labels: bool = False, in_place: bool = False) -> list[int]:
+    """Record the job's chunks (with what every chunk needs in ``job.params``), once; returns the
+    ids of those not done, in row order, for ``video_import_chunk_run``."""
+    if not job.import_chunks.exists():
+        rows = job.params.get("files")
+        if rows is None:  # a job made without the check (an old message, a script): count now
+            rows = video_import_validate(dataset=dataset, source=source, split=split)
+        chunk_rows = max(1, job.params.get("chunk_rows") or settings.MMIT_IMPORT_CHUNK_ROWS)
+        params = {**job.params, "dataset": dataset.name, "source": source, "split": split, "files": rows,
+                  "chunk_rows": chunk_rows, "chunks": -(-rows // chunk_rows)}
+        if trust_labels:
+            params["trust_labels"] = True
+        if in_place:
+            params["in_place"] = True
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(params=params, done=0, total=rows,
+                                                 message=CHUNKS_PROGRESS.format(done=0, total=params["chunks"],
+                                                                                rows_done=0, rows=rows))
+            ImportChunk.objects.bulk_create(
+                (ImportChunk(job=job, dataset=dataset, low=low, high=min(low + chunk_rows, rows))
+                 for low in range(0, rows, chunk_rows)),
+                batch_size=1000, ignore_conflicts=True)
+    return list(job.import_chunks.filter(done=False).order_by("low").values_list("id", flat=True))
+
+
+def video_import_chunk_run(*, chunk_id: int) -> bool:
+    """Import one chunk and mark it done; the last chunk done finishes the job.
+
+    Returns False, doing nothing, for a chunk gone or done, or one of a job already finished (a
+    replay, or a job failed by another chunk). A chunk killed mid-way runs again from its start:
+    files already imported are skipped (dedup by source, then by checksum), labels are not added
+    twice. Bad input found now (the manifest changed since it was checked) fails the job.
+    """
+    chunk = ImportChunk.objects.select_related("job__created_by", "dataset").filter(pk=chunk_id).first()
+    if chunk is None or chunk.done or chunk.job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        return False
+    job = chunk.job
+    if job.status == Job.Status.QUEUED:
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(status=Job.Status.RUNNING,
+                                                                         started_at=timezone.now())
+    params = job.params
+    user = job.created_by
+    origin = ImportOrigin(via=params.get("via", "api"), user_id=user.pk if user else None,
+                          user_name=user.get_username() if user else params.get("user_name", ""), job_id=str(job.pk))
+    try:
+        report = video_import_rows(dataset=chunk.dataset, source=params["source"], split=params.get("split"),
+                                   low=chunk.low, high=chunk.high, trust_labels=bool(params.get("trust_labels")),
+                                   origin=origin, in_place=bool(params.get("in_place")))
+    except DomainError as exc:
+        Job.objects.filter(pk=job.pk).exclude(status__in=[Job.Status.SUCCEEDED, Job.Status.FAILED]).update(
+            status=Job.Status.FAILED, error=exc.message, finished_at=timezone.now())
+        return False
+    with transaction.atomic():
+        # The job's row is locked first, so the chunks' ends pass one at a time and exactly one
+        # of them sees that none is left.
+        Job.objects.select_for_update().filter(pk=job.pk).first()
+        marked = ImportChunk.objects.filter(pk=chunk.pk, done=False).update(
+            done=True, report=report.as_dict(), finished_at=timezone.now())
+        if marked:
+            _import_job_finish_if_done(job_id=job.pk)
+    return bool(marked)
+
+
+def video_import_rows(*, dataset: Dataset, source: str, split: str | None, low: int, high: int,
+                      trust_labels: bool = False, origin: ImportOrigin | None = None,
+                      in_place: bool = False) -> ImportReport:
+    """Import rows ``[low, high)`` of ``source`` (a chunk), in batches, as ``video_import`` does;
+    only these rows are read (a manifest is streamed up to ``high``) and their labels checked."""
+    src = open_source(source, split=split)
+    items = list(src.iter_items(low, high))
+    report = ImportReport(seen=len(items))
+    labelled = [item for item in items if item.labels]
+    trusted = None
+    if labelled:
+        _labels_handler().check(dataset=dataset, items=labelled)
+        if trust_labels:
+            trusted = _labels_handler().trusted_begin(dataset=dataset, source=source,
+                                                      origin=origin or ImportOrigin())
+            report.labels_trusted = True
+    for batch in _batched(items, max(1, settings.MMIT_IMPORT_BATCH_SIZE)):
+        _import_batch(dataset=dataset, src=src, batch=batch, report=report, trusted=trusted, in_place=in_place)
+    return report
+
+
+def _import_job_finish_if_done(*, job_id) -> None:
+    """Show the job's progress: the files of the chunks done (``done``/``total``: it moves a chunk at
+    a time; the message counts the chunks too). With none left, finish the job with the sums of the
+    chunks' reports. Called with the job's row locked, or when no chunk can still run."""
+    chunks = ImportChunk.objects.filter(job_id=job_id)
+    span = F("high") - F("low")
+    counts = chunks.aggregate(n_chunks=Count("id"), n_done=Count("id", filter=Q(done=True)),
+                              n_rows=Sum(span), n_rows_done=Sum(span, filter=Q(done=True)))
+    total, done, rows, rows_done = (counts[k] or 0 for k in ("n_chunks", "n_done", "n_rows", "n_rows_done"))
+    message = CHUNKS_PROGRESS.format(done=done, total=total, rows_done=rows_done, rows=rows)
+    active = Job.objects.filter(pk=job_id).exclude(status__in=[Job.Status.SUCCEEDED, Job.Status.FAILED])
+    if done < total:
+        active.update(done=rows_done, total=rows, message=message)
+        return
+    result = ImportReport()
+    for r in chunks.values_list("report", flat=True).iterator(chunk_size=1000):
+        for name in ("seen", "imported", "quarantined", "already_imported", "labels_added"):
+            setattr(result, name, getattr(result, name) + r.get(name, 0))
+        result.labels_trusted = result.labels_trusted or r.get("labels_trusted", False)
+        result.quarantine.extend(r.get("quarantine", [])[: QUARANTINE_LISTED - len(result.quarantine)])
+    active.update(done=rows_done, total=rows, message=message, status=Job.Status.SUCCEEDED,
+                  result={**result.as_dict(), "chunks": total}, error="", finished_at=timezone.now())

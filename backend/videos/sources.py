@@ -1,18 +1,24 @@
 """Where videos are imported from: a folder, a CSV manifest, or an S3 prefix.
 
-Each source lists its items up front and validates them completely before anything is
-written, so a bad manifest changes nothing.
+Each source is validated completely before anything is written (``scan``), so a bad manifest
+changes nothing. A manifest is read as a stream, row by row (``iter_items``), never whole: a
+million-row manifest is checked, and imported chunk by chunk, in constant memory (8 bytes a row
+for the duplicate check).
 """
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
+import itertools
 import tempfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlparse
 
+import numpy as np
 from django.conf import settings
 
 from backend.common.errors import DomainError
@@ -43,6 +49,32 @@ class ImportItem:
     line: int = 0  # manifest line, for error messages
 
 
+LabelCheck = Callable[[list[ImportItem]], None]
+SCAN_CHECK_BATCH = 5000  # labelled items handed to the label check at a time
+
+
+class _ListedSource:
+    """A folder or an S3 prefix: listed whole (sorted, so row ``i`` is the same file on every
+    listing); their items carry no labels."""
+
+    _listed: list[ImportItem] | None = None
+
+    def items(self) -> list[ImportItem]:
+        raise NotImplementedError
+
+    def _listing(self) -> list[ImportItem]:
+        if self._listed is None:  # listed once per source object: a scan and the import that follows
+            self._listed = self.items()
+        return self._listed
+
+    def iter_items(self, low: int = 0, high: int | None = None) -> Iterator[ImportItem]:
+        return iter(self._listing()[low:high])
+
+    def scan(self, check: LabelCheck) -> tuple[int, bool]:
+        """Validate the source; returns (its number of files, whether any carries labels)."""
+        return len(self._listing()), False
+
+
 def validate_split(split: str | None) -> str | None:
     if split is None or split == "":
         return None
@@ -65,7 +97,7 @@ def check_inside_roots(path: Path) -> Path:
     return resolved
 
 
-class FolderSource:
+class FolderSource(_ListedSource):
     def __init__(self, root: Path, split: str | None) -> None:
         self.root = root
         self.split = split or Split.TRAIN
@@ -92,7 +124,9 @@ class ManifestSource:
         self.split = split
         self._s3: S3Source | None = None
 
-    def items(self) -> list[ImportItem]:
+    @contextlib.contextmanager
+    def _rows(self) -> Iterator[Iterator[tuple[int, dict]]]:
+        """The manifest's data rows as (line, row), read as a stream; the header is checked first."""
         try:
             with open(self.path, newline="", encoding="utf-8-sig") as f:
                 reader = csv.DictReader(f)
@@ -100,38 +134,75 @@ class ManifestSource:
                 missing = [c for c in MANIFEST_COLUMNS if c not in header]
                 if missing:
                     raise DomainError(MANIFEST_MISSING_COLUMNS.format(path=self.path, missing=", ".join(missing)))
-                rows = list(reader)
+                yield enumerate(reader, start=2)
         except (UnicodeDecodeError, csv.Error) as exc:
             raise DomainError(MANIFEST_UNREADABLE.format(path=self.path, error=exc)) from exc
+
+    def _item(self, n: int, row: dict) -> ImportItem:
+        row = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
+        raw_path, split = row.get("path", ""), row.get("split", "") or self.split or Split.TRAIN
+        if not raw_path:
+            raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem="empty path"))
+        if split not in Split.values:
+            raise DomainError(MANIFEST_BAD_ROW.format(
+                path=self.path, line=n, problem=f"unknown split {split!r} (expected train, val or test)"))
+        labels = tuple(dict.fromkeys(l.strip() for l in row.get("labels", "").split(";") if l.strip()))
+        if raw_path.startswith("s3://"):
+            bucket, key = S3Source.parse(raw_path)
+            return ImportItem(raw_path, PurePosixPath(key).name, split, labels, n)
+        candidate = Path(raw_path)
+        if not candidate.is_absolute():
+            candidate = self.path.parent / candidate
+        try:
+            resolved = check_inside_roots(candidate)
+        except DomainError as exc:
+            problem = exc.message.rstrip(".")
+            raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=problem)) from exc
+        return ImportItem(str(resolved), resolved.name, split, labels, n)
+
+    def iter_items(self, low: int = 0, high: int | None = None) -> Iterator[ImportItem]:
+        """The items of data rows ``[low, high)`` (0 is the first row after the header), streamed."""
+        with self._rows() as rows:
+            for n, row in itertools.islice(rows, low, high):
+                yield self._item(n, row)
+
+    def items(self) -> list[ImportItem]:
         items = []
         lines: dict[str, int] = {}  # each file's first line: a file listed twice is a mistake to point at
-        for n, row in enumerate(rows, start=2):
-            row = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
-            raw_path, split = row.get("path", ""), row.get("split", "") or self.split or Split.TRAIN
-            if not raw_path:
-                raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem="empty path"))
-            if split not in Split.values:
-                raise DomainError(MANIFEST_BAD_ROW.format(
-                    path=self.path, line=n, problem=f"unknown split {split!r} (expected train, val or test)"))
-            labels = tuple(dict.fromkeys(l.strip() for l in row.get("labels", "").split(";") if l.strip()))
-            if raw_path.startswith("s3://"):
-                bucket, key = S3Source.parse(raw_path)
-                self._once(lines, raw_path, n)
-                items.append(ImportItem(raw_path, PurePosixPath(key).name, split, labels, n))
-                continue
-            candidate = Path(raw_path)
-            if not candidate.is_absolute():
-                candidate = self.path.parent / candidate
-            try:
-                resolved = check_inside_roots(candidate)
-            except DomainError as exc:
-                problem = exc.message.rstrip(".")
-                raise DomainError(MANIFEST_BAD_ROW.format(path=self.path, line=n, problem=problem)) from exc
-            self._once(lines, str(resolved), n)
-            items.append(ImportItem(str(resolved), resolved.name, split, labels, n))
+        for item in self.iter_items():
+            self._once(lines, item.source, item.line)
+            items.append(item)
         if not items:
             raise DomainError(SOURCE_NO_VIDEOS.format(source=self.path, exts="no rows"))
         return items
+
+    def scan(self, check: LabelCheck) -> tuple[int, bool]:
+        """Validate every row as a stream (``check`` gets the labelled items, a batch at a time);
+        returns (rows, whether any carries labels). A file listed twice is found from 64-bit
+        hashes of the sources (8 bytes a row), then named with its lines by a second pass."""
+        hashes = array("Q")
+        count, labelled, pending = 0, False, []
+        for item in self.iter_items():
+            hashes.append(_hash64(item.source))
+            count += 1
+            if item.labels:
+                labelled = True
+                pending.append(item)
+                if len(pending) >= SCAN_CHECK_BATCH:
+                    check(pending)
+                    pending = []
+        if pending:
+            check(pending)
+        if not count:
+            raise DomainError(SOURCE_NO_VIDEOS.format(source=self.path, exts="no rows"))
+        ordered = np.sort(np.frombuffer(hashes, dtype=np.uint64))
+        repeated = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+        if repeated:
+            lines: dict[str, int] = {}
+            for item in self.iter_items():
+                if _hash64(item.source) in repeated:
+                    self._once(lines, item.source, item.line)
+        return count, labelled
 
     def _once(self, lines: dict[str, int], source: str, line: int) -> None:
         if source in lines:
@@ -149,7 +220,11 @@ class ManifestSource:
             yield Path(item.source)
 
 
-class S3Source:
+def _hash64(source: str) -> int:
+    return int.from_bytes(hashlib.blake2b(source.encode(), digest_size=8).digest(), "little")
+
+
+class S3Source(_ListedSource):
     def __init__(self, uri: str, split: str | None) -> None:
         self.uri = uri
         self.bucket, self.prefix = self.parse(uri)

@@ -53,7 +53,8 @@ class VideoList(generics.ListAPIView):
 
 
 class ImportStart(APIView):
-    """Validate the source now (4xx on bad input), then import in a Celery worker."""
+    """Validate the source now (4xx on bad input), then import it as a Celery job of chunks that the
+    workers share (its progress: chunks done)."""
 
     @extend_schema(request=ImportRequestSerializer, responses={202: JobSerializer})
     def post(self, request, name: str):
@@ -62,5 +63,6 @@ class ImportStart(APIView):
         payload.is_valid(raise_exception=True)
         job = video_import_start(dataset=dataset, source=payload.validated_data["source"],
                                  split=payload.validated_data.get("split"), user=request.user,
-                                 trust_labels=payload.validated_data["trust_labels"], via="api")
+                                 trust_labels=payload.validated_data["trust_labels"], via="api",
+                                 in_place=payload.validated_data["in_place"])
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

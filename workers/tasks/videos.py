@@ -1,27 +1,19 @@
-"""Video import as a background job."""
+"""Video import as a background job of chunks that several workers share."""
 from __future__ import annotations
 
-from backend.common.errors import NotFound
-from backend.common.jobs import job_progress, job_run
-from backend.videos.models import Dataset
-from backend.videos.services import ImportOrigin, video_import
+from backend.videos.services import video_import_chunk_run, video_import_job_run
 from workers.base import platform_task
-
-DATASET_GONE = "The dataset was deleted before the import ran."
 
 
 @platform_task(soft_time_limit=6 * 3600)
 def import_videos(job_id: str, dataset_id: int, source: str, split: str | None = None,
-                  trust_labels: bool = False) -> None:
-    def work(job) -> dict:
-        dataset = Dataset.objects.filter(pk=dataset_id).first()
-        if dataset is None:
-            raise NotFound(DATASET_GONE)
-        user = job.created_by
-        origin = ImportOrigin(via=job.params.get("via", "api"), user_id=user.pk if user else None,
-                              user_name=user.get_username() if user else "", job_id=str(job.pk))
-        return video_import(dataset=dataset, source=source, split=split,
-                            progress=job_progress(job_id=job_id, unit="files"),
-                            trust_labels=trust_labels, origin=origin).as_dict()
+                  trust_labels: bool = False, in_place: bool = False) -> None:
+    """Record the import's chunks, hand them to the workers and import the first one here."""
+    video_import_job_run(job_id=job_id, dataset_id=dataset_id, source=source, split=split,
+                         trust_labels=trust_labels, in_place=in_place)
 
-    job_run(job_id=job_id, work=work)
+
+@platform_task(soft_time_limit=6 * 3600)
+def import_chunk(job_id: str, chunk_id: int) -> None:
+    """Import one chunk of an import job (a replay of a chunk done does nothing)."""
+    video_import_chunk_run(chunk_id=chunk_id)
