@@ -76,6 +76,9 @@ class TrustedImport:
     record: LabelImport | None = None
 
     def record_get(self) -> LabelImport:
+        if self.record is None and self.origin.job_id is not None:
+            # the chunks of one import job share its provenance row
+            self.record = LabelImport.objects.filter(dataset=self.dataset, job_id=self.origin.job_id).first()
         if self.record is None:
             self.record = LabelImport.objects.create(
                 dataset=self.dataset, manifest=self.source[:2048], imported_by_id=self.origin.user_id,
