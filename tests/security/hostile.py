@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from decimal import Decimal
 
-from backend.annotation.models import TaskSet
+from backend.annotation.models import GoldQuestion, TaskSet
 from backend.annotation.services.assign import taskset_assign
 from backend.annotation.services.gold import gold_add
 from backend.annotation.services.questions import questions_for_labels
@@ -73,8 +73,12 @@ def build_hostile(dataset, clip_factory, tmp_path, staff_client) -> dict:
     Job.objects.create(kind="video_import", status=Job.Status.FAILED, params={"dataset": dataset.name},
                        message=PAYLOAD, error=PAYLOAD)
     run = _model_run(dataset, action)
+    from backend.crowd.invites import worker_invite
+
+    link = worker_invite(dataset=dataset, label=PAYLOAD, days=3)
     return {"dataset": dataset, "action": action, "video": hostile_video, "annotator": annotator, "turker": turker,
-            "run": run, "set": payload}
+            "run": run, "set": payload, "link": link, "gold": GoldQuestion.objects.filter(dataset=dataset).first(),
+            "label": Label.objects.filter(dataset=dataset).first()}
 
 
 def _mturk_rows(dataset, turker, taskset: TaskSet) -> None:

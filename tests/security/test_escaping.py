@@ -55,7 +55,7 @@ def _dashboard_urls(h) -> list[str]:
     from backend.dashboard import urls
 
     args = {"name": h["dataset"].name, "worker_id": h["annotator"].worker.pk, "video_id": h["video"].pk,
-            "run_id": h["run"].pk}
+            "run_id": h["run"].pk, "link_id": h["link"].pk, "gold_id": h["gold"].pk, "label_id": h["label"].pk}
     out = []
     for pattern in urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
@@ -104,7 +104,7 @@ def test_every_page_shows_free_text_as_text(hostile, curator, client):
             seen_escaped.add(url.split("?")[0])
     # the payload was really on the pages that show these texts (as text), not filtered away
     for page in ("workers", "labels", f"workers/{hostile['annotator'].worker.pk}", f"videos/{hostile['video'].pk}",
-                 "models", "mturk", ""):
+                 "models", "mturk", "", "annotators", "gold"):
         assert f"/dashboard/{ds}/{page}/".replace("//", "/") in seen_escaped, (page, sorted(seen_escaped))
 
     # controls that echo what a curator typed into the page they redirect to
@@ -113,7 +113,14 @@ def test_every_page_shows_free_text_as_text(hostile, curator, client):
                       (f"/dashboard/{ds}/candidates/start/", {"sources": [PAYLOAD], "harvest_threshold": PAYLOAD}),
                       (f"/dashboard/{ds}/candidates/start/", {"sources": [PAYLOAD]}),
                       (f"/dashboard/{ds}/mturk/publish/", {"reward": PAYLOAD, "budget": PAYLOAD}),
-                      (f"/dashboard/{ds}/models/retrain/", {"config": PAYLOAD})):
+                      (f"/dashboard/{ds}/models/retrain/", {"config": PAYLOAD}),
+                      (f"/dashboard/{ds}/annotators/invite/", {"label": PAYLOAD, "days": "3"}),
+                      (f"/dashboard/{ds}/annotators/invite/", {"label": "x", "days": PAYLOAD}),
+                      (f"/dashboard/{ds}/campaign/save/", {"max_rounds": PAYLOAD, "train_config": PAYLOAD}),
+                      (f"/dashboard/{ds}/campaign/save/", {"max_rounds": "2", "round_deadline_hours": "1",
+                                                          "mturk_reward": "0.1", "mturk_assignments": "1",
+                                                          "budget": "0", "train_processes": "1",
+                                                          "train_config": "{}", "sources": [PAYLOAD]})):
         r = curator.post(url, data, follow=True)
         assert r.status_code in (200, 405), (url, r.status_code)
         assert_inert(r.content, f"POST {url}")
