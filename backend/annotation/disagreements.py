@@ -17,6 +17,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from backend.annotation.models import Answer
 from backend.common.errors import DomainError
 from backend.labels.models import Label
+from backend.labels.selectors import label_filter
 from backend.videos.models import Dataset
 
 QUEUE_LIMIT = 50
@@ -44,13 +45,9 @@ class Disagreement:
 def disagreement_queue(*, dataset: Dataset, action: str = "", source: str = "", split: str = "",
                        worker: str | int | None = None, limit: int = QUEUE_LIMIT) -> list[Disagreement]:
     """The ``limit`` least certain decided labels of the dataset, with the filters (each optional)."""
-    labels = (Label.objects.filter(dataset=dataset, state__in=UNCERTAIN_STATES, corrected=False,
-                                   merged_into__isnull=True)
+    labels = (label_filter(dataset=dataset, action=action, source=source)
+              .filter(state__in=UNCERTAIN_STATES, corrected=False, merged_into__isnull=True)
               .filter(Q(yes_count__gt=0) | Q(no_count__gt=0)))
-    if action:
-        labels = labels.filter(action__name=action)
-    if source:
-        labels = labels.filter(source=source)
     if split:
         labels = labels.filter(video__split=split)
     if worker not in (None, ""):

@@ -37,18 +37,17 @@ class CampaignAdmin(admin.ModelAdmin):
                               **{name: form.cleaned_data[name] for name in EDITABLE if name in form.cleaned_data})
         obj.pk = saved.pk
 
-    @admin.action(description="Pause the selected campaigns")
-    def pause(self, request, queryset):
+    def _each(self, request, queryset, act) -> None:
         for campaign in queryset:
             try:
-                campaign_pause(campaign=campaign, user=request.user)
+                act(campaign=campaign, user=request.user)
             except DomainError as error:
                 self.message_user(request, f"{campaign}: {error.message}", messages.ERROR)
 
+    @admin.action(description="Pause the selected campaigns")
+    def pause(self, request, queryset):
+        self._each(request, queryset, campaign_pause)
+
     @admin.action(description="Resume the selected campaigns")
     def resume(self, request, queryset):
-        for campaign in queryset:
-            try:
-                campaign_resume(campaign=campaign, user=request.user)
-            except DomainError as error:
-                self.message_user(request, f"{campaign}: {error.message}", messages.ERROR)
+        self._each(request, queryset, campaign_resume)

@@ -43,3 +43,23 @@ def test_training_runs_under_torchrun_with_one_process_per_gpu(monkeypatch, gpus
     else:
         assert launched[1:5] == ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={expected}"]
         assert launched[5:7] == ["-m", "ml.train"] and launched[7:] == argv[3:]
+
+
+def test_the_admin_pauses_and_resumes_selected_campaigns(client, staff_user, dataset, sent_tasks,
+                                                         django_capture_on_commit_callbacks):
+    from backend.campaigns.services import campaign_save
+
+    campaign = campaign_save(dataset=dataset, max_rounds=2)
+    client.force_login(staff_user)
+    url = "/admin/campaigns/campaign/"
+    client.post(url, {"action": "pause", "_selected_action": [campaign.pk]})
+    campaign.refresh_from_db()
+    assert campaign.status == "paused" and campaign.reason == "Paused by curator."
+    page = client.post(url, {"action": "pause", "_selected_action": [campaign.pk]}, follow=True)
+    assert campaign.refresh_from_db() is None and campaign.status == "paused"  # pausing a paused one: nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"action": "resume", "_selected_action": [campaign.pk]})
+    campaign.refresh_from_db()
+    assert campaign.status == "running"
+    page = client.post(url, {"action": "resume", "_selected_action": [campaign.pk]}, follow=True)
+    assert "Only a paused campaign can be resumed" in page.content.decode()
