@@ -207,10 +207,7 @@ def _step_round(campaign: Campaign) -> None:
         # with retraining, one empty round still leads to a model trained on what is verified now
         return _finish(campaign, FINISHED_NOTHING.format(n=found.number if found else campaign.rounds_done))
     nxt = Campaign.Step.CROWD if campaign.mturk else Campaign.Step.WAIT
-    round_ = campaign.candidate_round
-    _move(campaign, nxt, f"round {round_.number if round_ else '?'} proposed {proposed} pairs")
-    campaign.candidate_round = round_
-    return None
+    return _move(campaign, nxt, f"round {found.number if found else '?'} proposed {proposed} pairs")
 
 
 def _step_crowd(campaign: Campaign) -> None:
@@ -229,9 +226,8 @@ def _step_crowd(campaign: Campaign) -> None:
         return _pause(campaign, PAUSED_BATCH.format(error=error.message))
     batch_publish_start(batch=batch)
     campaign.spent += min(left, cost * batch.hits_requested)
-    _move(campaign, Campaign.Step.WAIT, f"MTurk batch of {batch.hits_requested} HITs published")
     campaign.batch = batch
-    return None
+    return _move(campaign, Campaign.Step.WAIT, f"MTurk batch of {batch.hits_requested} HITs published")
 
 
 def _step_wait(campaign: Campaign) -> None:
@@ -252,14 +248,9 @@ def _step_release(campaign: Campaign) -> None:
     job = _job(campaign, "release export")
     if job is None:
         return None
-    campaign.release = Release.objects.filter(pk=job.result.get("release")).first()
-    release = campaign.release
-    if campaign.retrain and release is not None:
-        _move(campaign, Campaign.Step.TRAIN, f"release v{release.version} exported")
-    else:
-        _move(campaign, Campaign.Step.ROUND, f"release v{release.version if release else '?'} exported")
-    campaign.release = release
-    return None
+    release = campaign.release = Release.objects.filter(pk=job.result.get("release")).first()
+    nxt = Campaign.Step.TRAIN if campaign.retrain and release is not None else Campaign.Step.ROUND
+    return _move(campaign, nxt, f"release v{release.version if release else '?'} exported")
 
 
 def train_config(campaign: Campaign) -> dict:

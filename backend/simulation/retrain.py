@@ -27,7 +27,7 @@ from backend.releases.services import release_export, split_create
 from backend.training.models import ModelRun
 from backend.training.services import (
     CPU_SMALL,
-    _media_root,
+    release_media_root,
     run_claim,
     run_dir,
     run_for_release,
@@ -131,7 +131,7 @@ class Retrainer:
             for vid, key in Video.objects.filter(pk__in=held_out).order_by("id").values_list("id", "storage_key"):
                 writer.writerow([key, ";".join(sorted(self.truth_by_video.get(vid, set()) & names))])
         (out / "manifest.json").write_text(json.dumps({"dataset": self.dataset.name,
-                                                       "media_root": _media_root(release)}))
+                                                       "media_root": release_media_root(release)}))
         checkpoint = run_dir(run) / "best.pt"
         report = out / "eval.json"
         done = subprocess.run([sys.executable, "-m", "ml.evaluate", "--checkpoint", str(checkpoint), "--release",

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -131,13 +132,16 @@ def _tail(text: str, n: int = 800) -> str:
     return text[-n:].strip()
 
 
-def _media_root(release: Release) -> str:
+def release_media_root(release: Release) -> str:
+    """Where a release's relative video paths live (its manifest's ``media_root``, else the media root)."""
     root = Path(release.manifest.get("media_root", settings.MEDIA_ROOT))
     return str(root if root.is_absolute() else Path(release.path) / root)
 
 
+@cache
 def gpu_count() -> int:
-    """GPUs this worker's PyTorch sees, asked in a child process (the platform never imports torch)."""
+    """GPUs this worker's PyTorch sees, asked once per process in a child process (the platform never
+    imports torch, and starting one costs seconds)."""
     done = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
                           capture_output=True, text=True, timeout=120, cwd=settings.BASE_DIR)
     try:
@@ -208,7 +212,7 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
             w.writerow([key])
     checkpoint = out / "best.pt" if (out / "best.pt").exists() else out / "checkpoint.pt"
     predict = [sys.executable, "-m", "ml.predict", "--checkpoint", str(checkpoint), "--videos", str(videos),
-               "--video-root", _media_root(run.release), "--out", str(out / "predictions.csv"), "--no-progress"]
+               "--video-root", release_media_root(run.release), "--out", str(out / "predictions.csv"), "--no-progress"]
     predictions = out / "predictions.csv"
     done = process_follow(predict, watch=[predictions.with_name(predictions.name + ".tmp"), predictions],
                           silence=silence, on_progress=lambda: run_heartbeat(run=run), log=out / "predict.log",
@@ -276,7 +280,7 @@ def _mcam_gallery(*, run: ModelRun, out: Path, checkpoint: Path, env: dict) -> N
             break
     (out / "mcam").mkdir(exist_ok=True)
     for i, key in enumerate(rows[: settings.MMIT_MCAM_GALLERY]):
-        video = Path(_media_root(run.release)) / key
+        video = Path(release_media_root(run.release)) / key
         subprocess.run([sys.executable, "-m", "ml.mcam", "--checkpoint", str(checkpoint), "--video", str(video),
                         "--out", str(out / "mcam" / f"{i:02d}-{Path(key).stem}.png"), "--top-k", "3"],
                        capture_output=True, text=True, timeout=600, env=env, cwd=settings.BASE_DIR)

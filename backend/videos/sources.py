@@ -12,6 +12,7 @@ import csv
 import hashlib
 import itertools
 import tempfile
+from abc import ABC, abstractmethod
 from array import array
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,14 +54,15 @@ LabelCheck = Callable[[list[ImportItem]], None]
 SCAN_CHECK_BATCH = 5000  # labelled items handed to the label check at a time
 
 
-class _ListedSource:
+class _ListedSource(ABC):
     """A folder or an S3 prefix: listed whole (sorted, so row ``i`` is the same file on every
     listing); their items carry no labels."""
 
     _listed: list[ImportItem] | None = None
 
+    @abstractmethod
     def items(self) -> list[ImportItem]:
-        raise NotImplementedError
+        """Every file of the source, sorted."""
 
     def _listing(self) -> list[ImportItem]:
         if self._listed is None:  # listed once per source object: a scan and the import that follows
