@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
+from ml.clip_cache import ClipCache
 from ml.decode import decode_clip
 from ml.losses import UNKNOWN
 from ml.release import Video
@@ -115,13 +116,16 @@ class VideoDataset(Dataset):
         three_state: targets -1 for classes neither verified positive nor verified
             negative (``python -m ml.train --unlabelled ignore`` or ``weight=A``); the
             metrics take two-state targets, so evaluation datasets leave this False.
+        cache: a decoded-clip cache (``ml.clip_cache``) to read frames from instead
+            of decoding with PyAV; videos it lacks, and audio, are decoded as before.
     """
 
     def __init__(
         self, videos: Sequence[Video], *, num_classes: int, spec: ClipSpec, train: bool, seed: int = 0,
-        three_state: bool = False,
+        three_state: bool = False, cache: ClipCache | None = None,
     ) -> None:
         self.videos = list(videos)
+        self.cache = cache
         self.num_classes = num_classes
         self.spec = spec
         self.train = train
@@ -158,6 +162,13 @@ class VideoDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
         wants_video = "video" in self.spec.modalities
         try:
+            item: dict = {}
+            if wants_video and self.cache is not None and video.path in self.cache:
+                item["video"] = self.transform(self.cache.read(video.path, self.spec.num_frames, rng), rng)
+                wants_video = False
+                if "audio" not in self.spec.modalities:
+                    item.update(targets=targets, index=index, valid=True)
+                    return item
             clip = decode_clip(
                 video.file,
                 num_frames=self.spec.num_frames if wants_video else None,
@@ -166,7 +177,6 @@ class VideoDataset(Dataset):
                 audio_samples=self.spec.audio_samples if "audio" in self.spec.modalities else None,
                 sample_rate=self.spec.sample_rate,
             )
-            item: dict = {}
             if wants_video:
                 item["video"] = self.transform(clip.frames, rng)
             if clip.audio is not None:

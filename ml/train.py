@@ -37,6 +37,7 @@ from ml import distributed
 from ml.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, unwrap
 from ml.class_weights import DEFAULT_ALPHA, class_weights, positive_counts
 from ml.cli import cli_parser, default_workers
+from ml.clip_cache import ClipCache
 from ml.config import jsonable, parse_with_config, write_json
 from ml.data import ClipSpec, VideoDataset, make_loader
 from ml.engine import infer, train_one_epoch
@@ -61,6 +62,8 @@ ERR_RESUME_VOCABULARY = "cannot resume {path}: the release's vocabulary differs 
 ERR_FUSION_INIT = "--{flag} expects a {expected} checkpoint; {path} holds {found}"
 ERR_LSEP_WEIGHTS = "lsep takes no class weights; they are turned off for it"
 ERR_UNLABELLED = "expected negative, ignore or weight=A with 0 < A < 1; got {value!r}"
+ERR_CACHE_SMALL = ("the clip cache {root} keeps frames with a short side of {side} px, smaller than the crop {crop}; "
+                   "rebuild it with python -m ml.clip_cache ... --short-side {crop} or more")
 
 UNLABELLED_HELP = (
     "classes neither verified positive nor verified negative (the release's negatives column) of a "
@@ -116,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--require-audio", action="store_true",
                       help="leave out clips without an audio stream (else: silent waveform)")
     data.add_argument("--workers", type=int, default=default_workers(), help="decoding processes per GPU/process")
+    data.add_argument("--clip-cache", type=Path,
+                      help="decoded-clip cache to read frames from (python -m ml.clip_cache builds it)")
     model = parser.add_argument_group("model")
     model.add_argument("--model", choices=sorted(BUILDERS), help="architecture")
     model.add_argument("--width", type=int, help="stem channels (tiny models for tests)")
@@ -297,6 +302,23 @@ def train(args: argparse.Namespace) -> Path:
         distributed.teardown()
 
 
+def _open_cache(root: Path | None, spec: ClipSpec) -> ClipCache | None:
+    """The ``--clip-cache`` directory, checked against the clip size; ``None`` without one."""
+    if root is None or "video" not in spec.modalities:
+        return None
+    try:
+        cache = ClipCache.open(root)
+    except FileNotFoundError as error:
+        raise SystemExit(str(error)) from error
+    if cache.short_side < spec.crop:
+        raise SystemExit(ERR_CACHE_SMALL.format(root=root, side=cache.short_side, crop=spec.crop))
+    if cache.frames < spec.num_frames:
+        log.warning("the clip cache keeps %d frames per video, fewer than the %d asked: frames repeat",
+                    cache.frames, spec.num_frames)
+    log.info("reading frames from the clip cache %s (%d videos, %s)", root, len(cache), cache.fmt)
+    return cache
+
+
 def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -311,6 +333,7 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
     spec = ClipSpec(modalities=tuple(model.modalities), num_frames=args.frames, crop=args.crop,
                     resize=args.resize, audio_seconds=args.audio_seconds, flip=not args.no_flip,
                     require_audio=args.require_audio)
+    cache = _open_cache(args.clip_cache, spec)
 
     loss_fn = get_loss(args.loss)
     unknown = unknown_weight(args.unlabelled)
@@ -337,12 +360,13 @@ def _train(args: argparse.Namespace, ctx: distributed.Context) -> Path:
 
     pin = ctx.device.type == "cuda"
     train_set = VideoDataset(train_videos, num_classes=len(vocabulary), spec=spec, train=True, seed=args.seed,
-                             three_state=unknown is not None)
+                             three_state=unknown is not None, cache=cache)
     train_loader = make_loader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
                                seed=args.seed, world_size=ctx.world_size, rank=ctx.rank, pin_memory=pin)
     val_loader = None
     if val_videos:
-        val_set = VideoDataset(val_videos, num_classes=len(vocabulary), spec=spec, train=False, seed=args.seed)
+        val_set = VideoDataset(val_videos, num_classes=len(vocabulary), spec=spec, train=False, seed=args.seed,
+                               cache=cache)
         val_loader = make_loader(val_set, batch_size=args.batch_size, shuffle=False, num_workers=args.workers,
                                  world_size=ctx.world_size, rank=ctx.rank, pin_memory=pin)
 

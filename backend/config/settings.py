@@ -311,6 +311,11 @@ MMIT_TRAIN_POLL_SECONDS = env_int("MMIT_TRAIN_POLL_SECONDS", 5)
 # "full" trains the configuration as given.
 MMIT_TRAIN_WITHOUT_GPU = env_str("MMIT_TRAIN_WITHOUT_GPU", "small")
 # Clips of each finished run rendered with multi-label CAM for the dashboard's gallery.
+# Decoded-clip cache (python -m ml.clip_cache): a release's videos decoded once, before its first
+# run, into <release>/clip-cache/, and read by every epoch and run on that release. "auto" builds
+# JPEG frames on a worker with a GPU and none on a CPU-only worker (PyAV decodes each epoch, as
+# before); "jpeg" or "raw" (uncompressed, ~14x the disk, least CPU) always; "off" never.
+MMIT_CLIP_CACHE = env_str("MMIT_CLIP_CACHE", "auto")
 MMIT_MCAM_GALLERY = env_int("MMIT_MCAM_GALLERY", 6)
 
 # Action Regions (Section 5.2.1).

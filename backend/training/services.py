@@ -45,6 +45,10 @@ NO_GPU_REFUSED = ("No GPU on the ml worker, and MMIT_TRAIN_WITHOUT_GPU=refuse. S
 BAD_WITHOUT_GPU = "MMIT_TRAIN_WITHOUT_GPU must be small, refuse or full, not {value!r}."
 NOT_FLAGS = ("note", "processes")  # run config keys that are not options of ml.train
 TRAIN_FAILED = "Training failed (exit code {code}): {tail}"
+CLIP_CACHE_CHOICES = ("auto", "jpeg", "raw", "off")
+BAD_CLIP_CACHE = "MMIT_CLIP_CACHE must be auto, jpeg, raw or off, not {value!r}."
+CLIP_CACHE_FAILED = "The decoded-clip cache could not be built (output above); training decodes with PyAV instead."
+AUDIO_MODELS = ("soundnet",)
 PREDICT_FAILED = "Prediction failed (exit code {code}): {tail}"
 TIMED_OUT = "Timed out: no progress for {seconds} s (MMIT_TRAIN_TIMEOUT), stopped."
 RUN_NOT_DONE = "Run {run} has not finished training."
@@ -162,6 +166,45 @@ def torchrun_argv(argv: list[str], *, processes: int) -> list[str]:
             *argv[1:]]
 
 
+def clip_cache_format() -> str | None:
+    """The decoded-clip cache this worker builds (``jpeg`` or ``raw``), or ``None`` (MMIT_CLIP_CACHE)."""
+    setting = settings.MMIT_CLIP_CACHE
+    if setting not in CLIP_CACHE_CHOICES:
+        raise DomainError(BAD_CLIP_CACHE.format(value=setting))
+    if setting == "auto":
+        return "jpeg" if gpu_count() > 0 else None
+    return None if setting == "off" else setting
+
+
+def run_clip_cache(*, run: ModelRun, silence: int, env: dict) -> Path | None:
+    """The release's decoded-clip cache for this run's clip size, built once (a later run on the same
+    release, or a resumed one, reuses it); ``None`` when none is wanted or the build failed (then the
+    run decodes with PyAV, as without a cache, and clip-cache.log in the run directory says why)."""
+    fmt = clip_cache_format()
+    if fmt is None or run.config.get("model") in AUDIO_MODELS:
+        return None
+    crop = int(run.config.get("crop") or 224)
+    short_side = int(run.config.get("resize") or round(crop * 8 / 7))
+    frames = max(32, 2 * int(run.config.get("frames") or 16))
+    root = Path(run.release.path) / "clip-cache" / f"{fmt}-{short_side}px-{frames}f"
+    if (root / "cache.json").exists():
+        return root
+    argv = [sys.executable, "-m", "ml.clip_cache", str(run.release.path), "--out", str(root),
+            "--video-root", release_media_root(run.release), "--format", fmt, "--short-side", str(short_side),
+            "--frames", str(frames)]
+    if run.config.get("workers") is not None:
+        argv += ["--workers", str(max(1, int(run.config["workers"])))]
+    out = run_dir(run)
+    done = process_follow(argv, watch=[root / "data.bin.tmp"], silence=silence,
+                          on_progress=lambda: run_heartbeat(run=run), log=out / "clip-cache.log",
+                          poll=settings.MMIT_TRAIN_POLL_SECONDS, cwd=settings.BASE_DIR, env=env)
+    if done.silent or done.returncode != 0 or not (root / "cache.json").exists():
+        with open(out / "clip-cache.log", "a") as log:
+            log.write("\n" + CLIP_CACHE_FAILED + "\n")
+        return None
+    return root
+
+
 def run_config_sized(*, run: ModelRun) -> ModelRun:
     """Fit a run that names no device to this worker: without a GPU, train ``CPU_SMALL`` (recorded in
     the run's config with a note), refuse, or keep the configuration, as MMIT_TRAIN_WITHOUT_GPU says."""
@@ -189,11 +232,17 @@ def run_train(*, run: ModelRun, timeout: int | None = None) -> ModelRun:
     out = run_dir(run)
     out.mkdir(parents=True, exist_ok=True)
     silence = timeout or settings.MMIT_TRAIN_TIMEOUT
-    argv = torchrun_argv(train_argv(config=run.config, release=Path(run.release.path), out=out),
-                         processes=int(run.config.get("processes") or 1))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        clip_cache = run_clip_cache(run=run, silence=silence, env=env)
+    except DomainError as error:
+        return run_fail(run=run, error=str(error))
+    argv = train_argv(config=run.config, release=Path(run.release.path), out=out)
+    if clip_cache is not None:
+        argv += ["--clip-cache", str(clip_cache)]
+    argv = torchrun_argv(argv, processes=int(run.config.get("processes") or 1))
     if (out / "checkpoint.pt").exists():
         argv.append("--resume")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     done = process_follow(argv, watch=[out / "progress.json", out / "metrics.json"], silence=silence,
                           on_progress=lambda: run_progress_record(run=run, out=out), log=out / "train.log",
                           poll=settings.MMIT_TRAIN_POLL_SECONDS, cwd=settings.BASE_DIR, env=env)
