@@ -29,6 +29,11 @@ the release format of ``ml.synthetic.write_release`` (``vocabulary.csv``,
 ``groups.json`` naming the motion-only, audio-only and tail classes for
 ``bench/ml_learning.py``. Pure PyAV + numpy, deterministic for a seed.
 
+``hide_release_positives`` then plays an incomplete crowd on a split: it hides a
+share of the true positives (they become unknown, neither positive nor negative)
+and writes the ``negatives`` column with the true negatives the crowd was asked
+about, for ``python -m ml.train --unlabelled`` (``bench/ml_learning.py --hide``).
+
 ``python -m ml.motion_world --out DIR`` writes one.
 """
 
@@ -53,6 +58,8 @@ __all__ = [
     "MOTION_CLASSES",
     "MotionClip",
     "class_frequencies",
+    "hide_positives",
+    "hide_release_positives",
     "main",
     "make_clip",
     "render_audio",
@@ -327,6 +334,97 @@ def write_motion_release(
                 "size": list(size), "num_frames": num_frames, "fps": fps}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return out_dir
+
+
+@dataclass(frozen=True)
+class HiddenLabels:
+    """One video's labels after ``hide_positives``.
+
+    Attributes:
+        labels: the positives left visible (verified), sorted; empty when all were hidden.
+        negatives: the verified negatives (true negatives that were asked), sorted.
+        hidden: the true positives hidden (unknown to the release), sorted.
+    """
+
+    labels: tuple[int, ...]
+    negatives: tuple[int, ...]
+    hidden: tuple[int, ...]
+
+
+def hide_positives(
+    labels: Sequence[Sequence[int]], fraction: float, *, num_classes: int, asked: int, seed: int = 0,
+) -> list[HiddenLabels]:
+    """An incomplete crowd's view of fully labelled videos.
+
+    ``round(fraction * P)`` of the ``P`` true positives (video, class) pairs, drawn
+    uniformly without replacement, are hidden; each video's verified negatives are a
+    draw of ``asked`` of its true negatives (all of them when it has fewer). A hidden
+    positive is never a verified negative: it is unknown. Deterministic for a seed.
+
+    Args:
+        labels: each video's true positive class indices.
+        fraction: share of the true positives to hide, in ``[0, 1]``.
+        num_classes: ``C``.
+        asked: verified negatives per video (true negatives asked and answered "no").
+        seed: randomness for the hidden positives and the asked negatives.
+
+    Returns:
+        One ``HiddenLabels`` per video, in order (``labels`` empty when all its positives were hidden).
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1]; got {fraction!r}")
+    if asked < 0:
+        raise ValueError(f"asked must be at least 0; got {asked!r}")
+    pairs = [(n, int(c)) for n, row in enumerate(labels) for c in sorted(set(row))]
+    count = int(round(fraction * len(pairs)))
+    chosen = np.random.default_rng([seed, 4]).choice(len(pairs), size=count, replace=False)
+    hidden = {pairs[i] for i in chosen.tolist()}
+    out = []
+    for n, row in enumerate(labels):
+        truth = sorted(set(int(c) for c in row))
+        true_negatives = np.array([c for c in range(num_classes) if c not in truth], dtype=int)
+        take = min(asked, len(true_negatives))
+        negatives = np.random.default_rng([seed, 5, n]).choice(true_negatives, size=take, replace=False)
+        out.append(HiddenLabels(labels=tuple(c for c in truth if (n, c) not in hidden),
+                                negatives=tuple(sorted(negatives.tolist())),
+                                hidden=tuple(c for c in truth if (n, c) in hidden)))
+    return out
+
+
+def hide_release_positives(
+    release: Path | str, fraction: float, *, asked: int, seed: int = 0, split: str = "train",
+) -> dict[str, int]:
+    """Rewrite one split of a fully labelled release as an incomplete crowd would have it.
+
+    ``hide_positives`` on ``split.csv``; videos left without a visible positive are
+    dropped (a release lists videos with at least one verified action); the others
+    get their visible ``labels`` and a ``negatives`` column. The true labels are kept
+    in ``{split}_truth.csv``; other splits are left with their full truth.
+
+    Returns:
+        ``positives`` (true), ``hidden``, ``videos`` (before), ``dropped`` (videos
+        without a visible positive) and ``hidden_kept`` (hidden positives of the
+        videos kept: the release's missing labels).
+    """
+    release = Path(release)
+    with open(release / "vocabulary.csv", newline="") as handle:
+        names = [row["name"] for row in csv.DictReader(handle)]
+    index = {name: i for i, name in enumerate(names)}
+    source = release / f"{split}.csv"
+    with open(source, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    truth = [[index[name] for name in row["labels"].split(";") if name] for row in rows]
+    views = hide_positives(truth, fraction, num_classes=len(names), asked=asked, seed=seed)
+    source.replace(release / f"{split}_truth.csv")
+    kept = [(row, view) for row, view in zip(rows, views) if view.labels]
+    with open(source, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "labels", "negatives"])
+        for row, view in kept:
+            writer.writerow([row["path"], ";".join(names[c] for c in view.labels),
+                             ";".join(names[c] for c in view.negatives)])
+    return {"videos": len(rows), "dropped": len(rows) - len(kept), "positives": sum(len(t) for t in truth),
+            "hidden": sum(len(v.hidden) for v in views), "hidden_kept": sum(len(v.hidden) for _, v in kept)}
 
 
 def build_parser() -> argparse.ArgumentParser:
