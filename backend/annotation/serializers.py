@@ -2,6 +2,7 @@ import uuid
 
 from rest_framework import serializers
 
+from backend.annotation.label_browser import FILTERS as BROWSER_FILTERS
 from backend.common.errors import DomainError
 
 MAX_ANSWERS = 500
@@ -29,6 +30,7 @@ class ActionInfoSerializer(serializers.Serializer):
     name = serializers.CharField()
     display_name = serializers.CharField()
     definition = serializers.CharField()
+    definition_generated = serializers.BooleanField(help_text="The definition comes from WordNet, not a curator.")
 
 
 class TaskSetSerializer(serializers.Serializer):
@@ -159,6 +161,11 @@ class LabelFiltersSerializer(serializers.Serializer):
     action = serializers.CharField(required=False, allow_blank=True)
     state = serializers.CharField(required=False, allow_blank=True)
     source = serializers.CharField(required=False, allow_blank=True)
+    confidence_min = serializers.FloatField(required=False, min_value=0, max_value=1)
+    confidence_max = serializers.FloatField(required=False, min_value=0, max_value=1)
+    votes = serializers.CharField(required=False, allow_blank=True,
+                                  help_text="split, unanimous, unanswered, or yes-no counts such as 2-1")
+    worker = serializers.IntegerField(required=False, help_text="Only the labels this worker (id) answered.")
 
 
 class LabelBulkCorrectSerializer(LabelCorrectSerializer):
@@ -172,8 +179,8 @@ class LabelBulkCorrectResultSerializer(serializers.Serializer):
 
 
 BAD_CORRECTION_BODY = "The body must be a JSON object with state (positive or negative) or more_answers, and a reason."
-BAD_FILTERS = "filters must be an object with any of action, state and source (the label browser's filters)."
-LABEL_FILTERS = ("action", "state", "source")
+LABEL_FILTERS = BROWSER_FILTERS
+BAD_FILTERS = f"filters must be an object with any of {', '.join(LABEL_FILTERS)} (the label browser's filters)."
 
 
 def correction_parse(data) -> dict:
@@ -194,6 +201,6 @@ def filters_parse(data) -> dict[str, str]:
     """The label browser's filters from a bulk correction's body."""
     filters = data.get("filters") if isinstance(data, dict) else None
     if not isinstance(filters, dict) or set(filters) - set(LABEL_FILTERS) or not all(
-            isinstance(v, str) for v in filters.values()):
+            v is None or (isinstance(v, (str, int, float)) and not isinstance(v, bool)) for v in filters.values()):
         raise DomainError(BAD_FILTERS, field="filters")
-    return {key: filters.get(key, "").strip() for key in LABEL_FILTERS}
+    return {key: str(filters.get(key) if filters.get(key) is not None else "").strip() for key in LABEL_FILTERS}

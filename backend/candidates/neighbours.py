@@ -86,6 +86,24 @@ def guessed_synsets(names: Sequence[str]) -> dict[str, list[str]]:
     return {name: list(_guesses[name]) for name in names}
 
 
+def synset_glosses(synset_ids: Sequence[str]) -> dict[str, str]:
+    """``{synset id: WordNet gloss}`` for the ids WordNet knows (a typo'd id is left out); the
+    vocabulary's gloss provider (registered in ``CandidatesConfig.ready``)."""
+    from nltk.corpus.reader.wordnet import WordNetError
+
+    from backend.candidates.lexicon.wordnet import wordnet_reader
+
+    wordnet_ready()
+    reader = wordnet_reader()
+    found = {}
+    for synset_id in synset_ids:
+        try:
+            found[synset_id] = reader.synset(synset_id).definition()
+        except (WordNetError, ValueError, AttributeError):
+            continue
+    return found
+
+
 def wordnet_neighbours(
     *, action_synsets: Mapping[str, Sequence[str]], sources: Sequence[str], distance: int
 ) -> dict[str, list[tuple[str, float]]]:

@@ -26,6 +26,12 @@ class JobDetail(RetrieveAPIView):
     queryset = Job.objects.all()
     serializer_class = JobSerializer
 
+    def role_datasets(self, request) -> list[str] | None:
+        """A job of a dataset is read by its viewers (the dataset's name in the job's params)."""
+        params = Job.objects.filter(pk=self.kwargs["pk"]).values_list("params", flat=True).first() or {}
+        names = [params["dataset"]] if isinstance(params.get("dataset"), str) else params.get("datasets")
+        return names if isinstance(names, list) and names else None
+
 
 def _check_database() -> str:
     with connection.cursor() as cursor:

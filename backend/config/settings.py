@@ -201,7 +201,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # staff only, and the role each route needs in its dataset (viewer < reviewer < curator)
+    "DEFAULT_PERMISSION_CLASSES": ["backend.videos.access.DatasetRolePermission"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -310,12 +311,12 @@ MMIT_TRAIN_POLL_SECONDS = env_int("MMIT_TRAIN_POLL_SECONDS", 5)
 # small CPU model that finishes in minutes, "refuse" fails the run saying how to start a GPU worker,
 # "full" trains the configuration as given.
 MMIT_TRAIN_WITHOUT_GPU = env_str("MMIT_TRAIN_WITHOUT_GPU", "small")
-# Clips of each finished run rendered with multi-label CAM for the dashboard's gallery.
 # Decoded-clip cache (python -m ml.clip_cache): a release's videos decoded once, before its first
 # run, into <release>/clip-cache/, and read by every epoch and run on that release. "auto" builds
 # JPEG frames on a worker with a GPU and none on a CPU-only worker (PyAV decodes each epoch, as
 # before); "jpeg" or "raw" (uncompressed, ~14x the disk, least CPU) always; "off" never.
 MMIT_CLIP_CACHE = env_str("MMIT_CLIP_CACHE", "auto")
+# Clips of each finished run rendered with multi-label CAM for the dashboard's gallery.
 MMIT_MCAM_GALLERY = env_int("MMIT_MCAM_GALLERY", 6)
 
 # Action Regions (Section 5.2.1).

@@ -3,7 +3,6 @@ list the invitations and revoke them one by one."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,10 +13,11 @@ from django.views.decorators.http import require_POST
 from backend.common.errors import DomainError
 from backend.crowd.invites import MAX_DAYS, link_list, link_revoke, link_url, worker_invite
 from backend.crowd.models import WorkerLink
+from backend.dashboard.roles import CURATOR, VIEWER, dataset_page
 from backend.dashboard.views import _ctx, _dataset
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def annotators(request, name: str):
     dataset = _dataset(name)
     now = timezone.now()
@@ -28,7 +28,7 @@ def annotators(request, name: str):
         request, dataset, "annotators", rows=rows, max_days=MAX_DAYS, new=request.GET.get("new")))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def annotators_invite(request, name: str):
     dataset = _dataset(name)
@@ -44,7 +44,7 @@ def annotators_invite(request, name: str):
     return redirect(reverse("dashboard:annotators", args=[name]) + f"?new={link.pk}")
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def annotators_revoke(request, name: str, link_id: int):
     dataset = _dataset(name)

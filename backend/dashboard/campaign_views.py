@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from backend.campaigns.models import Campaign
 from backend.campaigns.services import campaign_pause, campaign_resume, campaign_save
 from backend.candidates.services import candidate_sources_validate
 from backend.common.errors import DomainError
+from backend.dashboard.roles import CURATOR, VIEWER, dataset_page
 from backend.dashboard.views import _ctx, _dataset
 
 BAD_CONFIG = "The training configuration must be a JSON object of python -m ml.train options, e.g. {\"epochs\": 5}."
@@ -22,7 +22,7 @@ BAD_END = "The end time must be a date and time such as 2027-01-31 18:00."
 STEPS = [value for value, _ in Campaign.Step.choices]
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def campaign(request, name: str):
     dataset = _dataset(name)
     found = Campaign.objects.filter(dataset=dataset).select_related(
@@ -59,7 +59,7 @@ def _fields(request) -> dict:
     return fields
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def campaign_update(request, name: str):
     dataset = _dataset(name)
@@ -75,7 +75,7 @@ def campaign_update(request, name: str):
     return redirect(reverse("dashboard:campaign", args=[name]))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def campaign_control(request, name: str, action: str):
     dataset = _dataset(name)

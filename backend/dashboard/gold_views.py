@@ -3,7 +3,6 @@ upload, promoting a unanimous label to gold, and retiring gold."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -12,6 +11,7 @@ from backend.annotation import gold_health as health
 from backend.annotation.models import GoldQuestion
 from backend.annotation.services.gold import gold_import_file, gold_promote, gold_retire
 from backend.common.errors import DomainError
+from backend.dashboard.roles import CURATOR, VIEWER, dataset_page
 from backend.dashboard.views import _ctx, _dataset
 
 NO_FILE = "Choose a gold file (a CSV with columns video,action,truth) before uploading."
@@ -23,7 +23,7 @@ def _back(name: str):
     return redirect(reverse("dashboard:gold", args=[name]))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def gold(request, name: str):
     dataset = _dataset(name)
     rows = health.gold_health(dataset=dataset)
@@ -34,7 +34,7 @@ def gold(request, name: str):
         flag_rate=round(100 * health.FLAG_MISS_RATE)))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def gold_upload(request, name: str):
     dataset = _dataset(name)
@@ -51,7 +51,7 @@ def gold_upload(request, name: str):
     return _back(name)
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def gold_promote_label(request, name: str):
     dataset = _dataset(name)
@@ -70,7 +70,7 @@ def gold_promote_label(request, name: str):
     return _back(name)
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def gold_retire_one(request, name: str, gold_id: int):
     dataset = _dataset(name)

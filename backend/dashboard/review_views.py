@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 
 from backend.annotation.disagreements import disagreement_queue
 from backend.annotation.services.corrections import MAX_MORE_ANSWERS
 from backend.common.errors import DomainError
 from backend.dashboard import selectors
+from backend.dashboard.roles import VIEWER, dataset_page
 from backend.dashboard.views import _ctx, _dataset
 from backend.labels.models import Label
 from backend.videos.models import Split
@@ -16,7 +16,7 @@ from backend.videos.models import Split
 FILTERS = ("action", "source", "split", "worker")
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def review(request, name: str):
     dataset = _dataset(name)
     chosen = {k: request.GET.get(k, "").strip() for k in FILTERS}

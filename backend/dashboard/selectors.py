@@ -3,6 +3,7 @@ a query per row. The views only call these and the apps' services."""
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import defaultdict
 
@@ -21,12 +22,11 @@ from backend.candidates.selectors import (
 )
 from backend.common.jobs import SIMULATION
 from backend.common.models import Job
-from backend.common.pages import KeysetPage, keyset_page
 from backend.common.summaries import summary_kind, summary_read
 from backend.crowd.models import Worker
 from backend.labels.models import Label
-from backend.labels.selectors import label_corrections, label_filter
 from backend.mturk.selectors import batch_list, hit_list, worker_list
+from backend.releases.selectors import release_folder, release_list
 from backend.training.selectors import run_list
 from backend.videos.models import Dataset, Video
 from backend.vocabulary.selectors import action_list
@@ -87,10 +87,13 @@ def dataset_spend(dataset: Dataset) -> dict:
             "simulated": (simulation or {}).get("cost")}
 
 
-def running_jobs(dataset: Dataset | None = None, limit: int = 20):
+def running_jobs(dataset: Dataset | None = None, limit: int = 20, *, among: QuerySet[Dataset] | None = None):
+    """The latest jobs (of one dataset, or of the datasets ``among``)."""
     qs = Job.objects.all()
     if dataset is not None:
         qs = qs.filter(params__dataset=dataset.name)
+    if among is not None:
+        qs = qs.filter(params__dataset__in=list(among.values_list("name", flat=True)))
     return qs.order_by("-created_at")[:limit]
 
 
@@ -139,18 +142,6 @@ def agreement_count(dataset_id: int) -> tuple[dict, int]:
     return {"workers": {str(r["worker_id"]): [r["n"], r["agree"]] for r in rows}}, sum(r["n"] for r in rows)
 
 
-def label_page(*, dataset: Dataset, action: str = "", state: str = "", source: str = "", after: int | None = None,
-               before: int | None = None, limit: int = 50) -> KeysetPage:
-    """One keyset page of the dataset's labels in id order (the order they were added), filtered,
-    each row with its corrections (``history``, oldest first)."""
-    qs = label_filter(dataset=dataset, action=action, state=state, source=source)
-    page = keyset_page(qs.select_related("video", "action"), after=after, before=before, limit=limit)
-    history = label_corrections(label_ids=[label.pk for label in page.rows])
-    for label in page.rows:
-        label.history = history.get(label.pk, [])
-    return page
-
-
 def video_detail(*, dataset: Dataset, video_id: int):
     video = Video.objects.filter(dataset=dataset, pk=video_id).first()
     if video is None:
@@ -164,8 +155,9 @@ def video_detail(*, dataset: Dataset, video_id: int):
     return video, [(label, answers.get(label.pk, [])) for label in labels]
 
 
-def home_rows() -> list[tuple[Dataset, dict]]:
-    return [(d, dataset_overview(d)) for d in datasets()]
+def home_rows(*, among: QuerySet[Dataset] | None = None) -> list[tuple[Dataset, dict]]:
+    """Each dataset (of ``among``, else all) with its overview."""
+    return [(d, dataset_overview(d)) for d in (among if among is not None else datasets())]
 
 
 def label_filters(dataset: Dataset) -> dict:
@@ -196,15 +188,32 @@ def _run_live(run) -> dict | None:
             "since": run.heartbeat_at}
 
 
+RUN_SERIES = {"top1": "top-1", "top5": "top-5", "micro_map": "micro mAP", "macro_map": "macro mAP"}
+EPOCH_SERIES = {"train_loss": "train loss", "val_micro_map": "val micro mAP", "val_macro_map": "val macro mAP",
+                 "val_top1": "val top-1"}
+
+
+def _epoch_series(run) -> dict:
+    """One run's training curve from what it reported per epoch: the loss on the right axis (its own
+    scale), validation scores on the left."""
+    epochs = (run.metrics.get("epochs") or []) if run is not None else []
+    series = {name: [{"x": e["epoch"], "y": round(e[key], 4)} for e in epochs
+                     if isinstance(e.get(key), (int, float)) and math.isfinite(e[key]) and e.get("epoch") is not None]
+              for key, name in EPOCH_SERIES.items()}
+    return {"series": {name: points for name, points in series.items() if points}, "right": ["train loss"]}
+
+
 def models_page(*, dataset: Dataset, run_id: str | None, limit: int = 50) -> dict:
-    """Runs with their final evaluation, the metrics over runs, and one run's per-class AP."""
+    """Runs with their final evaluation, the metrics over runs, and one run's per-class AP and training curve."""
     runs = [_run_summary(r) for r in run_list(dataset=dataset)[:limit]]
-    over_time = {"series": {m: [{"x": i + 1, "y": round(r["final"].get(m, 0) or 0, 4)}
-                                for i, r in enumerate(reversed([r for r in runs if r["final"]]))]
-                            for m in ("top1", "top5", "micro_map", "macro_map")}, "ymax": 1}
+    # x is the run's number (the chart labels it "#12"), oldest run first
+    over_time = {"series": {name: [{"x": r["run"].pk, "y": round(r["final"].get(m, 0) or 0, 4)}
+                                   for r in reversed([r for r in runs if r["final"]])]
+                            for m, name in RUN_SERIES.items()}, "ymax": 1}
     selected = next((r for r in runs if str(r["run"].pk) == run_id), runs[0] if runs else None)
     per_class = [{"label": k, "value": round(v, 3)} for k, v in (selected["per_class"] if selected else [])][:40]
     return {"runs": runs, "selected": selected, "over_time": over_time, "per_class": per_class,
+            "per_epoch": _epoch_series(selected["run"] if selected else None),
             "running": any(r["live"] for r in runs)}
 
 
@@ -250,3 +259,12 @@ def candidates_page(*, dataset: Dataset, state: str, offset: int, limit: int) ->
     return {"rounds": list(round_list(dataset=dataset)[:50]), "sources": list(source_list(dataset=dataset)),
             "relations": page, "total": total, "series": harvest_series(dataset=dataset, groups=groups),
             "counts": {s: relation_list(dataset=dataset, state=s).count() for s in Relation.State.values}}
+
+
+def releases_page(*, dataset: Dataset, limit: int = 100) -> dict:
+    """The newest releases (``limit`` of them: one query, however many exports ran), each marked
+    ``downloadable`` when its folder can be served as a ZIP."""
+    rows = list(release_list(dataset=dataset)[: limit + 1])
+    for release in rows:
+        release.downloadable = release_folder(release) is not None
+    return {"releases": rows[:limit], "more_releases": len(rows) > limit}

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from backend.dashboard import annotator_views, campaign_views, gold_views, review_views, views
+from backend.dashboard import (
+    annotator_views,
+    campaign_views,
+    find_views,
+    gold_views,
+    live_views,
+    regions_views,
+    review_views,
+    team_views,
+    views,
+)
 
 app_name = "dashboard"
 urlpatterns = [
@@ -13,12 +23,19 @@ urlpatterns = [
     path("<str:name>/workers/<int:worker_id>/", views.worker, name="worker"),
     path("<str:name>/workers/<int:worker_id>/unblock/", views.workers_unblock, name="worker-unblock"),
     path("<str:name>/labels/", views.labels, name="labels"),
+    path("<str:name>/labels/export.csv", find_views.labels_export, name="labels-export"),
+    path("<str:name>/workers/export.csv", find_views.workers_export, name="workers-export"),
+    path("<str:name>/review/export.csv", find_views.review_export, name="review-export"),
+    path("<str:name>/search/", find_views.search, name="search"),
     path("<str:name>/review/", review_views.review, name="review"),
     path("<str:name>/labels/correct/", views.labels_correct_bulk, name="labels-correct"),
     path("<str:name>/labels/<int:label_id>/correct/", views.labels_correct, name="label-correct"),
     path("<str:name>/videos/<int:video_id>/", views.video, name="video"),
     path("<str:name>/releases/", views.releases, name="releases"),
     path("<str:name>/releases/export/", views.releases_export, name="release-export"),
+    path("<str:name>/releases/<int:version>/download/", live_views.release_download, name="release-download"),
+    path("<str:name>/live/overview/", live_views.overview_live, name="overview-live"),
+    path("<str:name>/live/releases/", live_views.releases_live, name="releases-live"),
     path("<str:name>/candidates/", views.candidates, name="candidates"),
     path("<str:name>/candidates/start/", views.candidates_round, name="candidates-start"),
     path("<str:name>/campaign/", campaign_views.campaign, name="campaign"),
@@ -36,4 +53,19 @@ urlpatterns = [
     path("<str:name>/mturk/", views.mturk, name="mturk"),
     path("<str:name>/mturk/publish/", views.mturk_publish, name="mturk-publish"),
     path("<str:name>/interpretation/<int:run_id>/dissect/", views.interpretation_dissect, name="dissect"),
+    path("<str:name>/regions/", regions_views.regions, name="regions"),
+    path("<str:name>/regions/select/", regions_views.regions_select, name="regions-select"),
+    path("<str:name>/regions/advance/", regions_views.regions_advance, name="regions-advance"),
+    path("<str:name>/regions/frames/<int:target_id>/", regions_views.regions_frame, name="regions-frame"),
+    path("<str:name>/regions/gold/", regions_views.regions_gold, name="regions-gold"),
+    path("<str:name>/regions/gold/add/", regions_views.regions_gold_add, name="regions-gold-add"),
+    path("<str:name>/regions/gold/<int:gold_id>/retire/", regions_views.regions_gold_retire,
+         name="regions-gold-retire"),
+    path("<str:name>/regions/exports/", regions_views.regions_exports, name="regions-exports"),
+    path("<str:name>/regions/exports/start/", regions_views.regions_export, name="regions-export"),
+    path("<str:name>/regions/exports/<uuid:job_id>/download/", regions_views.regions_export_download,
+         name="regions-export-download"),
+    path("<str:name>/team/", team_views.team, name="team"),
+    path("<str:name>/team/save/", team_views.team_save, name="team-save"),
+    path("<str:name>/team/revoke/", team_views.team_revoke, name="team-revoke"),
 ]

@@ -19,6 +19,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from backend.annotation.label_browser import FILTERS as BROWSER_FILTERS
+from backend.annotation.label_browser import SORTS as BROWSER_SORTS
+from backend.annotation.label_browser import label_browse, label_browse_page, label_browse_parse
 from backend.annotation.selectors import worker_answers_by_day, worker_stats
 from backend.annotation.services.corrections import MAX_MORE_ANSWERS, label_correct
 from backend.annotation.services.corrections import labels_correct as labels_correct_service
@@ -26,18 +29,19 @@ from backend.candidates.models import Relation, Source
 from backend.candidates.policy import RoundPolicy
 from backend.candidates.services import candidate_round_start
 from backend.common.errors import DomainError
-from backend.common.pages import page_id
+from backend.common.pages import KeysetPage
 from backend.crowd import services as crowd_services
 from backend.crowd.selectors import worker_events, worker_get
 from backend.dashboard import selectors
-from backend.labels.selectors import label_filter, label_get
+from backend.dashboard.roles import CURATOR, REVIEWER, VIEWER, dataset_page, role_context
+from backend.labels.selectors import label_get
 from backend.mturk.gateway import configured_sandbox
 from backend.mturk.selectors import work_missing_counted
 from backend.mturk.services.publish import batch_create, batch_publish_start
-from backend.releases.selectors import release_list
 from backend.releases.services import release_export_start
 from backend.training.selectors import run_get
 from backend.training.services import retrain_start, run_dissect_start
+from backend.videos.access import dataset_role, datasets_visible
 from backend.videos.models import Dataset
 from backend.videos.selectors import dataset_get
 
@@ -82,7 +86,9 @@ SECTIONS: list[tuple[str, str, str]] = [
     ("gold", "Gold", "dashboard:gold"),
     ("models", "Models", "dashboard:models"),
     ("interpretation", "Interpretation", "dashboard:interpretation"),
+    ("regions", "Regions", "dashboard:regions"),
     ("mturk", "MTurk", "dashboard:mturk"),
+    ("team", "Team", "dashboard:team"),
 ]
 
 
@@ -91,18 +97,22 @@ def _ctx(request, dataset: Dataset | None, section: str, **extra) -> dict:
     if dataset is not None:
         links = [{"section": key, "title": title, "url": reverse(url_name, args=[dataset.name])}
                  for key, title, url_name in SECTIONS]
-    return {"dataset": dataset, "section": section, "datasets": selectors.datasets(), "dashboard_links": links,
-            **extra}
+    return {"dataset": dataset, "section": section, "datasets": datasets_visible(request.user),
+            "dashboard_links": links, **role_context(request), **extra}
 
 
 @staff_member_required
 def home(request):
-    rows = selectors.home_rows()
-    return render(request, "dashboard/home.html", _ctx(request, None, "home", rows=rows, jobs=selectors.running_jobs(),
-                                                          recounted=any(not o["counted"].live for _, o in rows)))
+    """The datasets the user holds a role in (every one for superusers), with that role."""
+    visible = datasets_visible(request.user)
+    rows = [(d, o, dataset_role(request.user, d)) for d, o in selectors.home_rows(among=visible)]
+    return render(request, "dashboard/home.html", _ctx(
+        request, None, "home", rows=rows,
+        jobs=selectors.running_jobs(among=None if request.user.is_superuser else visible),
+        recounted=any(not o["counted"].live for _, o, _ in rows)))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def overview(request, name: str):
     dataset = _dataset(name)
     overview = selectors.dataset_overview(dataset)
@@ -113,7 +123,7 @@ def overview(request, name: str):
     ))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def workers(request, name: str):
     dataset = _dataset(name)
     offset = _offset(request)
@@ -122,7 +132,7 @@ def workers(request, name: str):
                                                            page=PAGE))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def workers_unblock(request, name: str, worker_id: int):
     annotator = worker_get(worker_id=worker_id)
@@ -136,7 +146,7 @@ def workers_unblock(request, name: str, worker_id: int):
     return redirect(reverse("dashboard:workers", args=[name]))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def worker(request, name: str, worker_id: int):
     dataset = _dataset(name)
     annotator = worker_get(worker_id=worker_id)
@@ -148,18 +158,26 @@ def worker(request, name: str, worker_id: int):
         links=list(annotator.links.select_related("dataset").all())))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def labels(request, name: str):
+    """The label browser: filters, sort order, keyset pages, corrections and a CSV of the selection."""
     dataset = _dataset(name)
-    f = {k: request.GET.get(k, "") for k in ("action", "state", "source")}
-    page = selectors.label_page(dataset=dataset, after=page_id(request.GET.get("after")),
-                                before=page_id(request.GET.get("before")), limit=PAGE, **f)
+    f = {k: request.GET.get(k, "").strip() for k in (*BROWSER_FILTERS, "sort")}
+    try:
+        browse = label_browse_parse(request.GET)
+        page = label_browse_page(dataset=dataset, browse=browse, after=request.GET.get("after"),
+                                 before=request.GET.get("before"), limit=PAGE)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        browse, page = None, KeysetPage(rows=[], total=0, capped=False, next_after=None, prev_before=None)
+    query = urlencode(browse.query()) if browse else ""
     return render(request, "dashboard/labels.html", _ctx(
-        request, dataset, "labels", page=page, rows=page.rows, filters=f, query=urlencode(f),
-        here=request.GET.urlencode(), max_more=MAX_MORE_ANSWERS, **selectors.label_filters(dataset)))
+        request, dataset, "labels", page=page, rows=page.rows, filters=f, browse=browse, query=query,
+        here=request.GET.urlencode(), max_more=MAX_MORE_ANSWERS, sorts=BROWSER_SORTS,
+        **selectors.label_filters(dataset)))
 
 
-LABEL_QUERY = ("action", "state", "source", "after", "before")
+LABEL_QUERY = (*BROWSER_FILTERS, "sort", "after", "before")
 
 
 def _labels_back(name: str, post) -> str:
@@ -188,7 +206,7 @@ def _corrected_message(correction: dict, n: int, changed: int | None = None) -> 
     return f"{what.capitalize()} set to {correction['state']}{unchanged}; kept through re-aggregation."
 
 
-@staff_member_required
+@dataset_page(REVIEWER, doing="correcting labels")
 @require_POST
 def labels_correct(request, name: str, label_id: int):
     """One label's correction from its row of the label browser."""
@@ -207,16 +225,15 @@ def labels_correct(request, name: str, label_id: int):
     return redirect(_labels_back(name, request.POST))
 
 
-@staff_member_required
+@dataset_page(REVIEWER, doing="correcting labels")
 @require_POST
 def labels_correct_bulk(request, name: str):
     """Every label the browser's current filters select, corrected at once."""
     dataset = _dataset(name)
     correction = _correction(request.POST)
-    filters = {k: request.POST.get(k, "") for k in ("action", "state", "source")}
     try:
-        result = labels_correct_service(dataset=dataset, labels=label_filter(dataset=dataset, **filters),
-                                        user=request.user, **correction)
+        labels = label_browse(dataset=dataset, browse=label_browse_parse(request.POST))
+        result = labels_correct_service(dataset=dataset, labels=labels, user=request.user, **correction)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -224,7 +241,7 @@ def labels_correct_bulk(request, name: str):
     return redirect(_labels_back(name, request.POST))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def video(request, name: str, video_id: int):
     dataset = _dataset(name)
     v, rows = selectors.video_detail(dataset=dataset, video_id=video_id)
@@ -234,15 +251,15 @@ def video(request, name: str, video_id: int):
     return render(request, "dashboard/video.html", _ctx(request, dataset, "labels", video=v, rows=rows))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def releases(request, name: str):
     dataset = _dataset(name)
     return render(request, "dashboard/releases.html", _ctx(request, dataset, "releases",
-                                                            releases=release_list(dataset=dataset),
+                                                            **selectors.releases_page(dataset=dataset),
                                                             jobs=selectors.running_jobs(dataset)))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def releases_export(request, name: str):
     release_export_start(dataset=_dataset(name), user=request.user)
@@ -250,14 +267,14 @@ def releases_export(request, name: str):
     return redirect(reverse("dashboard:releases", args=[name]))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def models(request, name: str):
     dataset = _dataset(name)
     return render(request, "dashboard/models.html", _ctx(
         request, dataset, "models", **selectors.models_page(dataset=dataset, run_id=request.GET.get("run"))))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def models_retrain(request, name: str):
     retrain_start(dataset=_dataset(name))
@@ -266,7 +283,7 @@ def models_retrain(request, name: str):
     return redirect(reverse("dashboard:models", args=[name]))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def interpretation(request, name: str):
     """mCAM gallery and Network Dissection reports of the model runs."""
     dataset = _dataset(name)
@@ -275,7 +292,7 @@ def interpretation(request, name: str):
         **selectors.interpretation_page(dataset=dataset, run_id=request.GET.get("run"))))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def interpretation_dissect(request, name: str, run_id: int):
     run = run_get(dataset=_dataset(name), run_id=run_id)
@@ -286,7 +303,7 @@ def interpretation_dissect(request, name: str, run_id: int):
     return redirect(reverse("dashboard:interpretation", args=[name]) + f"?run={run.pk}")
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def mturk(request, name: str):
     dataset = _dataset(name)
     return render(request, "dashboard/mturk.html", _ctx(
@@ -295,7 +312,7 @@ def mturk(request, name: str):
                                                                        batch_id=request.GET.get("batch"))))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def mturk_publish(request, name: str):
     dataset = _dataset(name)
@@ -319,7 +336,7 @@ def mturk_publish(request, name: str):
     return redirect(reverse("dashboard:mturk", args=[name]))
 
 
-@staff_member_required
+@dataset_page(VIEWER)
 def candidates(request, name: str):
     """Candidate rounds: harvest per source and relation over rounds, stopped relations and why,
     and the control that starts the next round."""
@@ -339,7 +356,7 @@ def candidates(request, name: str):
     ))
 
 
-@staff_member_required
+@dataset_page(CURATOR)
 @require_POST
 def candidates_round(request, name: str):
     dataset = _dataset(name)

@@ -87,6 +87,9 @@ class Label(models.Model):
             models.Index(fields=["dataset", "source", "id"], name="label_by_source"),
             # The disagreement queue: the least confident verdicts first.
             models.Index(fields=["dataset", "confidence", "id"], name="label_by_confidence"),
+            # The browser's "split vote" filter: only labels the crowd disagreed on are in it.
+            models.Index(fields=["dataset", "id"], name="label_split_votes",
+                         condition=models.Q(yes_count__gt=0, no_count__gt=0)),
         ]
 
     def __str__(self) -> str:

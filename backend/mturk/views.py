@@ -3,6 +3,7 @@ as MTurk frames it."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
@@ -16,7 +17,7 @@ from backend.common.models import Job
 from backend.common.views import JobSerializer
 from backend.mturk.conf import mturk_setting
 from backend.mturk.gateway import configured_sandbox
-from backend.mturk.models import Batch
+from backend.mturk.models import Batch, Hit
 from backend.mturk.selectors import (
     assignment_list,
     batch_get,
@@ -55,18 +56,31 @@ from backend.mturk.services.workers import (
     worker_unblock_request,
 )
 from backend.regions.views import draw_page
+from backend.videos.access import datasets_visible
 from backend.videos.selectors import dataset_get
 
 BATCH_RUNNING = "This batch is being published; wait for its job to finish."
 
 
+class _BatchScoped:
+    # A route of one batch: its dataset's roles apply (viewer to read, curator to spend). A comment,
+    # not a docstring: the API schema would show it as the description of every such route.
+    def role_datasets(self, request) -> list[str]:
+        return list(Batch.objects.filter(public_id=self.kwargs["public_id"]).values_list("dataset__name", flat=True))
+
+
 class BatchListCreate(generics.ListAPIView):
-    """Batches with budget, committed and actually spent; POST publishes a new one (202 + Job)."""
+    """Batches with budget, committed and actually spent (of the datasets the user holds a role
+    in); POST publishes a new one (202 + Job; curators of its dataset)."""
 
     serializer_class = BatchSerializer
 
     def get_queryset(self):
-        return batch_list()
+        return batch_list().filter(dataset__in=datasets_visible(self.request.user))
+
+    def role_datasets(self, request) -> list[str] | None:
+        name = request.data.get("dataset") if request.method == "POST" else None
+        return [name] if isinstance(name, str) else None
 
     @extend_schema(request=BatchCreateSerializer, responses={202: BatchStartedSerializer})
     def post(self, request):
@@ -83,13 +97,13 @@ class BatchListCreate(generics.ListAPIView):
                          "job": JobSerializer(batch.job).data}, status=status.HTTP_202_ACCEPTED)
 
 
-class BatchDetail(APIView):
+class BatchDetail(_BatchScoped, APIView):
     @extend_schema(responses=BatchSerializer)
     def get(self, request, public_id):
         return Response(BatchSerializer(batch_get(public_id=public_id)).data)
 
 
-class BatchPublish(APIView):
+class BatchPublish(_BatchScoped, APIView):
     """Resume publishing a batch (after an outage or a refused HIT); never duplicates HITs."""
 
     @extend_schema(request=None, responses={202: BatchStartedSerializer})
@@ -104,7 +118,7 @@ class BatchPublish(APIView):
                          "job": JobSerializer(batch.job).data}, status=status.HTTP_202_ACCEPTED)
 
 
-class BatchHits(generics.ListAPIView):
+class BatchHits(_BatchScoped, generics.ListAPIView):
     serializer_class = HitSerializer
 
     def get_queryset(self):
@@ -113,6 +127,10 @@ class BatchHits(generics.ListAPIView):
 
 class HitDetail(APIView):
     """A HIT with its assignments and their sets (the RequesterAnnotation of each HIT links here)."""
+
+    def role_datasets(self, request) -> list[str]:
+        ref = self.kwargs["ref"]
+        return list(Hit.objects.filter(Q(token=ref) | Q(hit_id=ref)).values_list("batch__dataset__name", flat=True))
 
     @extend_schema(responses=HitDetailSerializer)
     def get(self, request, ref: str):

@@ -17,7 +17,13 @@ from rest_framework.views import APIView
 from backend.common.errors import NotFound
 from backend.common.views import JobSerializer
 from backend.crowd.api import SetAssignView, SetDetailView, SetSubmitView
-from backend.regions.selectors import MEDIA, drawing_media_key, drawing_preview_payload, drawingset_payload
+from backend.regions.selectors import (
+    MEDIA,
+    drawing_media_key,
+    drawing_preview_payload,
+    drawingset_payload,
+    region_gold_subject,
+)
 from backend.regions.serializers import (
     DrawAssignResponseSerializer,
     DrawingSetSerializer,
@@ -33,12 +39,7 @@ from backend.regions.services.drawing import DRAWING
 from backend.regions.services.export import regions_export_start, regions_stats
 from backend.regions.services.frames import regions_select_frames_start
 from backend.regions.services.gold import region_gold_add
-from backend.videos.models import Video
 from backend.videos.selectors import dataset_get
-from backend.vocabulary.selectors import action_lookup
-
-UNKNOWN_VIDEO = "Unknown video {name!r} in dataset {dataset!r}."
-UNKNOWN_ACTION = "Unknown action {name!r} in dataset {dataset!r}."
 
 
 # -- workers ---------------------------------------------------------------------------------------
@@ -150,19 +151,19 @@ class GoldCreate(APIView):
         payload = RegionGoldSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        video = Video.objects.filter(dataset=dataset, name=data["video"], status=Video.Status.OK).first()
-        if video is None:
-            raise NotFound(UNKNOWN_VIDEO.format(name=data["video"], dataset=dataset.name), field="video")
-        action = action_lookup(dataset=dataset).get(data["action"])
-        if action is None:
-            raise NotFound(UNKNOWN_ACTION.format(name=data["action"], dataset=dataset.name), field="action")
+        video, action = region_gold_subject(dataset=dataset, video=data["video"], action=data["action"])
         created = region_gold_add(dataset=dataset, video=video, action=action, boxes=data["boxes"], user=request.user,
                                   note="added through the API")
         return Response(created, status=status.HTTP_201_CREATED)
 
 
 class ExportStart(APIView):
-    """Export the verified regions of some datasets (Broden, COCO, statistics) in a background job."""
+    """Export the verified regions of some datasets (Broden, COCO, statistics) in a background job
+    (curators of every dataset named)."""
+
+    def role_datasets(self, request) -> list[str] | None:
+        names = request.data.get("datasets")
+        return [n for n in names if isinstance(n, str)] or None if isinstance(names, list) else None
 
     @extend_schema(request=ExportSerializer, responses={202: JobSerializer})
     def post(self, request):

@@ -26,7 +26,8 @@ def dataset_clone_initial(*, source: Dataset, name: str, **policy) -> Dataset:
     actions = {}
     for a in Action.objects.filter(dataset=source).order_by("id"):
         actions[a.pk] = Action.objects.create(dataset=clone, name=a.name, display_name=a.display_name,
-                                              definition=a.definition, synonyms=a.synonyms, synsets=a.synsets,
+                                              definition=a.definition, definition_generated=a.definition_generated,
+                                              synonyms=a.synonyms, synsets=a.synsets,
                                               synsets_curated=a.synsets_curated, status=a.status)
     for a in Action.objects.filter(dataset=source, merged_into__isnull=False):
         Action.objects.filter(pk=actions[a.pk].pk).update(merged_into=actions[a.merged_into_id])

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
 from backend.common.errors import DomainError
-from backend.videos.models import Dataset, Video
+from backend.videos.models import Dataset, DatasetRole, Video
 from backend.videos.services import video_import_start
 
 
@@ -22,11 +22,45 @@ class ImportForm(forms.Form):
                   "into the media storage.")
 
 
+class DatasetRoleInline(admin.TabularInline):
+    """The dataset's team: one role per staff user (superusers are curators of every dataset)."""
+
+    model = DatasetRole
+    fk_name = "dataset"
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "granted_by", "updated_at"]
+    readonly_fields = ["granted_by", "updated_at"]
+
+
+@admin.register(DatasetRole)
+class DatasetRoleAdmin(admin.ModelAdmin):
+    list_display = ["dataset", "user", "role", "granted_by", "updated_at"]
+    list_filter = ["role", "dataset"]
+    search_fields = ["user__username", "dataset__name"]
+    autocomplete_fields = ["user", "dataset"]
+    readonly_fields = ["granted_by", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        obj.granted_by = request.user
+        super().save_model(request, obj, form, change)
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ["name", "train_answers", "eval_answers", "set_size", "budget", "created_at"]
     search_fields = ["name", "description"]
     actions = ["import_videos"]
+    inlines = [DatasetRoleInline]
+
+    def save_formset(self, request, form, formset, change):
+        for role in formset.save(commit=False):
+            if isinstance(role, DatasetRole):
+                role.granted_by = request.user
+            role.save()
+        for gone in formset.deleted_objects:
+            gone.delete()
+        formset.save_m2m()
 
     def get_urls(self):
         extra = [path("<int:pk>/import/", self.admin_site.admin_view(self.import_view), name="videos_dataset_import")]

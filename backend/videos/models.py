@@ -103,6 +103,8 @@ class Video(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "source"], name="video_unique_source"),
         ]
+        # The video search's index, ``video_name_prefix`` (dataset, name without case), is made by
+        # migration 0005 in each database's own terms; the ORM cannot express it for both.
         indexes = [models.Index(fields=["dataset", "status", "split"])]
 
     def __str__(self) -> str:
@@ -135,3 +137,32 @@ class ImportChunk(models.Model):
 
     def __str__(self) -> str:
         return f"rows [{self.low}, {self.high}) of import {self.job_id}"
+
+
+class DatasetRole(models.Model):
+    """What one staff user may do in one dataset (superusers are curators of every dataset).
+
+    viewer reads everything; reviewer also settles the review queue and corrects labels; curator
+    does everything, spend, campaigns and MTurk included, and manages the dataset's team."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer"
+        REVIEWER = "reviewer"
+        CURATOR = "curator"
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="dataset_roles")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    granted_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dataset"], name="dataset_role_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is a {self.role} of {self.dataset}"

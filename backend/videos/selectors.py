@@ -45,3 +45,25 @@ def video_list(*, dataset: Dataset, status: str | None = None, split: str | None
     if split:
         qs = qs.filter(split=split)
     return qs
+
+
+SEARCH_LIMIT = 50
+
+
+def video_search(*, dataset: Dataset, q: str, limit: int = SEARCH_LIMIT) -> list[Video]:
+    """The dataset's videos a search box means: the video with that id (digits), then the videos
+    whose name starts with ``q`` (without case), at most ``limit``, by name.
+
+    Both are index lookups (the primary key; ``video_name_prefix``, migration 0005), so a search
+    costs the same in a million videos as in ten.
+    """
+    q = (q or "").strip()
+    if not q:
+        return []
+    found: list[Video] = []
+    if q.isdigit() and len(q) < 19:
+        found.extend(Video.objects.filter(dataset=dataset, pk=int(q)))
+    # `istartswith` escapes `%` and `_`: a name holding them is matched literally.
+    by_name = Video.objects.filter(dataset=dataset, name__istartswith=q).exclude(pk__in=[v.pk for v in found])
+    found.extend(by_name.order_by("name", "id")[: max(0, limit - len(found))])
+    return found

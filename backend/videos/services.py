@@ -37,7 +37,8 @@ from backend.common.background import task_enqueue
 from backend.common.errors import Conflict, DomainError, NotFound
 from backend.common.jobs import job_create, job_finish, job_start
 from backend.common.models import Job
-from backend.videos.models import Dataset, ImportChunk, Video
+from backend.videos.access import CURATOR, dataset_require
+from backend.videos.models import Dataset, DatasetRole, ImportChunk, Video
 from backend.videos.probe import ProbeError, VideoInfo, probe_video
 from backend.videos.sources import ImportItem, S3Source, open_source
 
@@ -438,3 +439,71 @@ def _import_job_finish_if_done(*, job_id) -> None:
         result.quarantine.extend(r.get("quarantine", [])[: QUARANTINE_LISTED - len(result.quarantine)])
     active.update(done=rows_done, total=rows, message=message, status=Job.Status.SUCCEEDED,
                   result={**result.as_dict(), "chunks": total}, error="", finished_at=timezone.now())
+
+
+# -- roles ------------------------------------------------------------------------------------------
+UNKNOWN_USER = "No user is named {username!r}."
+NOT_STAFF = "{username!r} is not a staff user: only staff get dataset roles (make them staff in the admin first)."
+SUPERUSER_ROLE = "{username!r} is a superuser, a curator of every dataset already."
+BAD_ROLE = "The role must be one of viewer, reviewer, curator (not {role!r})."
+LAST_CURATOR = "{username!r} is the last curator of dataset {dataset!r}; make someone else curator first."
+NO_SUCH_ROLE = "{username!r} has no role in dataset {dataset!r}."
+
+
+def _role_user(username: str):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=(username or "").strip()).first()
+    if user is None:
+        raise NotFound(UNKNOWN_USER.format(username=username), field="username")
+    return user
+
+
+def _last_curator_check(found, dataset: Dataset) -> None:
+    if found.role == DatasetRole.Role.CURATOR and \
+            DatasetRole.objects.filter(dataset=dataset, role=DatasetRole.Role.CURATOR).count() == 1:
+        raise Conflict(LAST_CURATOR.format(username=found.user.username, dataset=dataset.name), field="role")
+
+
+@transaction.atomic
+def dataset_role_set(*, dataset: Dataset, username: str, role: str, actor) -> DatasetRole:
+    """Give a staff user a role in the dataset, or change the one they hold (the actor must be a
+    curator of it). Demoting the dataset's last curator is refused."""
+    dataset_require(actor, dataset, CURATOR, doing="managing its team")
+    if role not in DatasetRole.Role.values:
+        raise DomainError(BAD_ROLE.format(role=role), field="role")
+    user = _role_user(username)
+    if not user.is_staff:
+        raise DomainError(NOT_STAFF.format(username=user.username), field="username")
+    if user.is_superuser:
+        raise DomainError(SUPERUSER_ROLE.format(username=user.username), field="username")
+    found = DatasetRole.objects.select_for_update().filter(dataset=dataset, user=user).first()
+    if found is None:
+        return DatasetRole.objects.create(dataset=dataset, user=user, role=role, granted_by=actor)
+    if found.role != role:
+        _last_curator_check(found, dataset)
+        found.role, found.granted_by = role, actor
+        found.save(update_fields=["role", "granted_by", "updated_at"])
+    return found
+
+
+@transaction.atomic
+def dataset_role_revoke(*, dataset: Dataset, username: str, actor) -> None:
+    """Take a user's role in the dataset away (the actor must be a curator of it); the last curator
+    stays."""
+    dataset_require(actor, dataset, CURATOR, doing="managing its team")
+    found = (DatasetRole.objects.select_for_update().select_related("user")
+             .filter(dataset=dataset, user__username=(username or "").strip()).first())
+    if found is None:
+        raise NotFound(NO_SUCH_ROLE.format(username=username, dataset=dataset.name), field="username")
+    _last_curator_check(found, dataset)
+    found.delete()
+
+
+@transaction.atomic
+def dataset_create_by(*, user, name: str, description: str = "", **policy) -> Dataset:
+    """A dataset made by a staff user, who becomes its first curator."""
+    dataset = dataset_create(name=name, description=description, **policy)
+    if not user.is_superuser:
+        DatasetRole.objects.create(dataset=dataset, user=user, role=DatasetRole.Role.CURATOR, granted_by=user)
+    return dataset

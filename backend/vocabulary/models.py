@@ -20,6 +20,9 @@ class Action(models.Model):
     name = models.CharField(max_length=100)
     display_name = models.CharField(max_length=200)
     definition = models.TextField(blank=True, help_text="Short definition shown to annotators.")
+    # The definition was written by the platform from WordNet glosses, not by a curator: a refill
+    # may replace it, a curator's edit clears the flag and is never overwritten.
+    definition_generated = models.BooleanField(default=False)
     synonyms = models.JSONField(default=list, blank=True)
     synsets = models.JSONField(default=list, blank=True, help_text="WordNet verb synset ids.")
     synsets_curated = models.BooleanField(default=False)

@@ -8,8 +8,10 @@ class ActionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Action
-        fields = ["id", "name", "display_name", "definition", "synonyms", "synsets", "synsets_curated",
-                  "status", "merged_into", "created_at", "updated_at"]
+        fields = ["id", "name", "display_name", "definition", "definition_generated", "synonyms", "synsets",
+                  "synsets_curated", "status", "merged_into", "created_at", "updated_at"]
+        extra_kwargs = {"definition_generated": {
+            "help_text": "The definition was written from the WordNet glosses of the synsets, not by a curator."}}
 
 
 class ActionCreateSerializer(serializers.Serializer):
@@ -18,6 +20,9 @@ class ActionCreateSerializer(serializers.Serializer):
     definition = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     synonyms = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
                                      max_length=50)
+    synsets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list,
+                                    max_length=50, help_text="WordNet verb synset ids; without a definition, the "
+                                                             "definition is written from their glosses.")
 
 
 class ActionUpdateSerializer(serializers.Serializer):

@@ -5,12 +5,15 @@ and candidates to the target; a removal archives the action and keeps its labels
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
 
 from backend.common.errors import Conflict, DomainError
 from backend.videos.models import Dataset
+from backend.vocabulary.glosses import glosses
 from backend.vocabulary.models import Action, VocabularyEvent
 from backend.vocabulary.names import clean_action_name, display_name_for
 from backend.vocabulary.signals import action_merged
@@ -25,6 +28,9 @@ REMOVE_INACTIVE = "{name!r} is already {status}."
 RESTORE_ACTIVE = "{name!r} is not removed."
 MIGRATE_UNKNOWN_MERGE = "Explicit merge {old!r} -> {new!r}: {old!r} is not an active action."
 MIGRATE_MERGE_TARGET_MISSING = "Explicit merge {old!r} -> {new!r}: {new!r} is not in the target vocabulary."
+DEFINITION_MAX_LENGTH = 300  # a generated definition is a line under the question, not a dictionary entry
+
+log = logging.getLogger(__name__)
 
 
 def _event(*, dataset: Dataset, kind: str, action=None, target=None, actor=None, **details) -> None:
@@ -46,18 +52,26 @@ def action_add(
     display_name: str = "",
     definition: str = "",
     synonyms: list[str] | None = None,
+    synsets: list[str] | None = None,
     actor=None,
 ) -> Action:
+    """A new active action; given ``synsets`` (a curator's) and no ``definition``, the definition is
+    written from their WordNet glosses (``action_definitions_fill``)."""
     name = clean_action_name(name)
     _ensure_free(dataset, name)
+    synsets = [s.strip() for s in synsets or [] if s.strip()]
     action = Action.objects.create(
         dataset=dataset,
         name=name,
         display_name=display_name.strip() or display_name_for(name),
         definition=definition,
         synonyms=list(synonyms or []),
+        synsets=synsets,
+        synsets_curated=bool(synsets),
     )
     _event(dataset=dataset, kind=VocabularyEvent.Kind.ADD, action=action, actor=actor, name=name)
+    if synsets and not definition.strip():
+        _definitions_fill_quietly(actions=[action], actor=actor)
     return action
 
 
@@ -134,10 +148,15 @@ def action_update(
     *, action: Action, definition: str | None = None, synonyms: list[str] | None = None,
     synsets: list[str] | None = None, actor=None,
 ) -> Action:
-    """Curator edits of the descriptive fields (definition, synonyms, WordNet synsets)."""
+    """Curator edits of the descriptive fields (definition, synonyms, WordNet synsets).
+
+    A definition given here is the curator's (``definition_generated`` cleared, never overwritten
+    by a refill). New synsets rewrite a generated (or empty) definition from their glosses.
+    """
     changed = {}
     if definition is not None:
         action.definition = definition
+        action.definition_generated = False
         changed["definition"] = definition
     if synonyms is not None:
         action.synonyms = [s.strip() for s in synonyms if s.strip()]
@@ -147,10 +166,89 @@ def action_update(
         action.synsets_curated = True
         changed["synsets"] = action.synsets
     if changed:
-        action.save(update_fields=["definition", "synonyms", "synsets", "synsets_curated", "updated_at"])
+        action.save(update_fields=["definition", "definition_generated", "synonyms", "synsets", "synsets_curated",
+                                   "updated_at"])
         _event(dataset=action.dataset, kind=VocabularyEvent.Kind.EDIT, action=action, actor=actor,
                **changed)
+    if synsets is not None and definition is None and (action.definition_generated or not action.definition):
+        _definitions_fill_quietly(actions=[action], overwrite_generated=True, actor=actor)
     return action
+
+
+def definition_from_glosses(gloss_list: Iterable[str]) -> str:
+    """The distinct glosses as one definition: ``"Move fast by using one's feet; ..."``, at most
+    ``DEFINITION_MAX_LENGTH`` characters (cut at a word, with an ellipsis)."""
+    parts = list(dict.fromkeys(g.strip().rstrip(";.") for g in gloss_list if g and g.strip()))
+    text = "; ".join(parts)
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    if len(text) > DEFINITION_MAX_LENGTH:
+        text = text[: DEFINITION_MAX_LENGTH - 1].rsplit(" ", 1)[0].rstrip(",;") + "…"
+    return text
+
+
+def _synsets_for_definition(action: Action) -> list[str]:
+    # A curator's synsets are all meant; of an automatic guess only the best sense is trusted
+    # (the further ones are there to widen WordNet relations, not to describe the action).
+    return list(action.synsets) if action.synsets_curated else list(action.synsets[:1])
+
+
+@transaction.atomic
+def action_definitions_fill(
+    *, dataset: Dataset | None = None, actions: Iterable[Action] | None = None, overwrite_generated: bool = False,
+    actor=None,
+) -> list[str]:
+    """Write each action's definition from the WordNet glosses of its synsets, marked generated.
+
+    Only actions without a definition are filled, and with ``overwrite_generated`` those whose
+    definition was generated before (a refill after their synsets changed); a curator's definition
+    is never touched. Curated synsets give the join of their distinct glosses, an automatic guess
+    the gloss of its first (best) sense. A generated definition whose synsets are gone (or unknown
+    to WordNet) is emptied on a refill.
+
+    Args:
+        dataset: every active action of the dataset (unless ``actions`` is given).
+        actions: these actions only.
+
+    Returns:
+        The names of the actions whose definition changed, in name order.
+
+    Raises:
+        DomainError: WordNet cannot be read (nothing is written).
+    """
+    if actions is None:
+        if dataset is None:
+            raise ValueError("action_definitions_fill needs a dataset or actions")
+        actions = Action.objects.filter(dataset=dataset, status=Action.Status.ACTIVE)
+    todo = [a for a in actions
+            if not a.definition.strip() or (overwrite_generated and a.definition_generated)]
+    if not todo:
+        return []
+    known = glosses(sorted({s for a in todo for s in _synsets_for_definition(a)}))
+    changed = []
+    for action in todo:
+        text = definition_from_glosses(known[s] for s in _synsets_for_definition(action) if s in known)
+        if text == action.definition:
+            continue
+        action.definition, action.definition_generated = text, bool(text)
+        changed.append(action)
+    if not changed:
+        return []
+    # Not `updated_at`: that stays the time of the curators' last edit.
+    Action.objects.bulk_update(changed, ["definition", "definition_generated"])
+    names = sorted(a.name for a in changed)
+    _event(dataset=changed[0].dataset, kind=VocabularyEvent.Kind.EDIT, actor=actor, generated_definitions=names)
+    return names
+
+
+def _definitions_fill_quietly(*, actions: list[Action], overwrite_generated: bool = False, actor=None) -> None:
+    """The fill that follows an edit or an import: WordNet missing is logged, not an error (the
+    action is saved either way; ``fill_definitions`` writes the definitions later)."""
+    try:
+        action_definitions_fill(actions=actions, overwrite_generated=overwrite_generated, actor=actor)
+    except DomainError as exc:
+        log.warning("definitions not generated for %s: %s", ", ".join(a.name for a in actions), exc.message)
 
 
 @transaction.atomic

@@ -1,5 +1,6 @@
 // The Yes/No annotator page: one action across a set of clips, answered by mouse or keyboard.
 import { api, pageParam, uuid4 } from '../lib/api.js';
+import { showDefinition } from '../lib/definition.js';
 
 const app = document.getElementById('app');
 const grid = document.getElementById('grid');
@@ -90,7 +91,7 @@ function render(set) {
   // a function, not a string: in a replacement string `$&`, `$'` ... would be expanded, and an
   // action's name is the curator's free text
   title.textContent = set.question.replace('the action', () => `“${name}”`);
-  definition.textContent = set.action.definition || '';
+  showDefinition(definition, set.action);
   grid.replaceChildren();
   set.items.forEach((item, index) => {
     const card = document.createElement('article');

@@ -1,5 +1,5 @@
-// Dashboard helpers: live job progress from the job API, and small SVG charts from page data.
-import { renderChart } from './charts.js';
+// Dashboard helpers: live job progress from the job API, live fragments, and charts from page data.
+import { startLive } from './live.js';
 
 async function pollJobs() {
   const rows = [...document.querySelectorAll('tr[data-job]')]
@@ -19,8 +19,15 @@ async function pollJobs() {
   setTimeout(pollJobs, 1500);
 }
 
-for (const el of document.querySelectorAll('[data-chart]')) {
-  const source = document.getElementById(el.dataset.source);
-  if (source) renderChart(el, el.dataset.chart, JSON.parse(source.textContent));
+// the charting library is large: only pages that draw a chart load it
+const charts = document.querySelectorAll('[data-chart]');
+if (charts.length) {
+  import('./charts.js').then(({ renderChart }) => {
+    for (const el of charts) {
+      const source = document.getElementById(el.dataset.source);
+      if (source) renderChart(el, el.dataset.chart, JSON.parse(source.textContent));
+    }
+  });
 }
 pollJobs();
+startLive();

@@ -26,7 +26,7 @@ function move(step) {
 }
 
 async function settle(item, what) {
-  if (!item) return;
+  if (!item || !status) return;  // a viewer's page has no controls (the API refuses them too)
   const reason = document.getElementById('review-reason').value.trim();
   const body = what === 'more'
     ? { more_answers: Number(document.getElementById('review-more').value), reason }

@@ -1,6 +1,7 @@
 // The region drawing page: one image at a time, boxes around the regions that show the action,
 // or a skip when none does; the same preview / submit / refusal behaviour as the Yes/No page.
 import { api, pageParam, uuid4 } from '../lib/api.js';
+import { showDefinition } from '../lib/definition.js';
 import { BoxEditor } from './editor.js';
 
 const $ = (id) => document.getElementById(id);
@@ -159,7 +160,7 @@ function render(set) {
   state.images = new Map();
   state.submissionId = null;
   $('task-title').textContent = set.question;
-  $('task-definition').textContent = set.action.definition || '';
+  showDefinition($('task-definition'), set.action);
   strip.replaceChildren();
   set.items.forEach((item, i) => {
     image(item);

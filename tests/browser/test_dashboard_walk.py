@@ -29,7 +29,8 @@ def test_curator_walks_every_page(engine, live_server, page, django_user_model, 
     page.wait_for_selector("h1:has-text('Datasets')")
     page.click("a:has-text('synthetic')")
     page.wait_for_selector("h1:has-text('synthetic')")
-    assert page.locator(".chart svg").count() == 2  # the charts rendered
+    # the charts rendered (the charting module loads after the page)
+    page.wait_for_function("document.querySelectorAll('.chart svg').length === 2")
     for link, heading in PAGES.items():
         page.click(f"nav a:has-text('{link}')")
         page.wait_for_selector(f"h1:has-text('{heading}')")
@@ -37,7 +38,7 @@ def test_curator_walks_every_page(engine, live_server, page, django_user_model, 
     # the candidate rounds page draws its two harvest charts (empty ones say so)
     page.click("nav a:has-text('Candidates')")
     page.wait_for_selector("h1:has-text('Candidate rounds')")
-    assert page.locator(".chart svg").count() == 2
+    page.wait_for_function("document.querySelectorAll('.chart svg').length === 2")
     # the label browser filters, and a video page shows the clip with its votes
     page.click("nav a:has-text('Labels')")
     page.select_option("select[name=action]", "jumping")

@@ -22,6 +22,7 @@ CASES: dict[str, dict[str, list[str]]] = {
     "candidate_round": {"dataset": ["--dataset", "nope"]},
     "ingest_predictions": {"file": ["{file}", "--dataset", "synthetic"], "dataset": ["{good}", "--dataset", "nope"]},
     "related_actions": {"dataset": ["running", "--source", "wordnet", "--dataset", "nope"]},
+    "fill_definitions": {"dataset": ["--vocabulary", "nope"]},
     "worker_link": {"dataset": ["alice", "--dataset", "nope"]},
     "publish_hits": {"dataset": ["--dataset", "nope", "--reward", "0.40", "--budget", "20"]},
     "review_hits": {},

@@ -14,6 +14,8 @@ from backend.crowd.links import worker_link_token
 from backend.crowd.services import worker_get_or_create
 from backend.labels.models import Label
 from backend.regions.models import DrawingItem, FrameAction
+from backend.regions.services.advance import regions_advance
+from backend.regions.services.frames import regions_select_frames
 from backend.videos.models import Video
 from backend.videos.services import video_import
 from backend.vocabulary.models import Action
@@ -105,3 +107,23 @@ def read_broden(directory):
         images.append({**r, "pixels": image, "masks": masks})
     return {"index": index, "categories": categories, "labels": labels, "images": images,
             "codes": rows("c_action.csv")}
+
+
+def seed_regions(bench, *, actions=("sliding", "falling"), per_action=2, drawers=3, seed=0):
+    """Frame-actions with drawings and consensus regions, through the real drawing API: each of
+    ``drawers`` workers draws the true boxes with a shaky hand, then one pipeline pass finds the
+    consensus (the frame-actions end in `verifying`, their regions pending)."""
+    dataset = bench["dataset"]
+    regions_select_frames(dataset=dataset, per_action=per_action, actions=list(actions), seed=seed)
+    to_drawing(FrameAction.objects.filter(dataset=dataset))
+    rng = np.random.default_rng(seed)
+    for n in range(drawers):
+        worker = Drawer(f"drawer-{n}")
+        while (payload := worker.assign(dataset.name).json()["set"]) is not None:
+            regions = correct_regions(payload, bench)
+            for entry in regions:
+                boxes = [[float(v + rng.normal(0, 0.6)) for v in b] for b in entry["boxes"]]
+                entry["boxes"] = [[max(0, b[0]), max(0, b[1]), min(64, b[2]), min(64, b[3])] for b in boxes]
+            assert worker.submit(payload["id"], regions).status_code == 200
+    regions_advance(dataset=dataset)
+    return FrameAction.objects.filter(dataset=dataset)

@@ -6,8 +6,8 @@ import pytest
 from backend.annotation.models import GoldQuestion
 from backend.common.models import Job
 from backend.regions.models import FrameAction, RegionFrame
+from backend.regions.selectors import UNKNOWN_ACTION, UNKNOWN_VIDEO
 from backend.regions.services.frames import regions_select_frames
-from backend.regions.views import UNKNOWN_ACTION, UNKNOWN_VIDEO
 
 pytestmark = pytest.mark.django_db
 

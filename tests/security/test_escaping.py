@@ -53,12 +53,20 @@ def curator(client, staff_user):
 def _dashboard_urls(h) -> list[str]:
     """Every GET page of the dashboard, with the hostile objects as arguments."""
     from backend.dashboard import urls
+    from backend.regions.models import FrameAction, RegionFrame
 
+    frame = RegionFrame.objects.create(dataset=h["dataset"], video=h["video"], image_key="regions/hostile.jpg",
+                                       timestamp=1.0, width=64, height=48)
+    target = FrameAction.objects.create(dataset=h["dataset"], frame=frame, action=h["action"])
     args = {"name": h["dataset"].name, "worker_id": h["annotator"].worker.pk, "video_id": h["video"].pk,
-            "run_id": h["run"].pk, "link_id": h["link"].pk, "gold_id": h["gold"].pk, "label_id": h["label"].pk}
+            "run_id": h["run"].pk, "version": h["run"].release.version, "link_id": h["link"].pk,
+            "gold_id": h["gold"].pk, "label_id": h["label"].pk, "target_id": target.pk,
+            "job_id": "00000000-0000-4000-8000-000000000000"}
     out = []
     for pattern in urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
+        if pattern.name == "regions-export-download":  # a ZIP of an export folder, not a page
+            continue
         names = list(pattern.pattern.regex.groupindex)
         out.append(reverse(f"dashboard:{pattern.name}", kwargs={k: args[k] for k in names}))
     turker = reverse("dashboard:worker", args=[h["dataset"].name, h["turker"].pk])
@@ -99,6 +107,11 @@ def test_every_page_shows_free_text_as_text(hostile, curator, client):
         if r.status_code == 405:  # a POST-only control
             continue
         assert r.status_code == 200, (url, r.status_code)
+        if r.streaming:  # a download (CSV, ZIP): data, never served as a page
+            assert r["Content-Type"].split(";")[0] in ("text/csv", "application/zip"), (url, r["Content-Type"])
+            assert r.get("X-Content-Type-Options") == "nosniff" and "attachment" in r["Content-Disposition"], url
+            b"".join(r.streaming_content)
+            continue
         assert_inert(r.content, url)
         if ESCAPED in r.content.decode() or "\\u003Cscript\\u003Ealert(1)" in r.content.decode():
             seen_escaped.add(url.split("?")[0])
@@ -136,6 +149,11 @@ def test_every_page_shows_free_text_as_text(hostile, curator, client):
                 f"/mturk/annotate/{ds}/?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=HIT-ESCAPING"):
         r = client.get(url)
         assert r.status_code == 200, (url, r.status_code)
+        if r.streaming:  # a download (CSV, ZIP): data, never served as a page
+            assert r["Content-Type"].split(";")[0] in ("text/csv", "application/zip"), (url, r["Content-Type"])
+            assert r.get("X-Content-Type-Options") == "nosniff" and "attachment" in r["Content-Disposition"], url
+            b"".join(r.streaming_content)
+            continue
         assert_inert(r.content, url)
 
 

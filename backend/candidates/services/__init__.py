@@ -5,7 +5,8 @@
   ``source_settings_update`` -- a source's per-dataset setting (the model's ``top_k``).
 - ``proposals``: the set-based SQL that writes candidates and their questions.
 - ``predictions``: ``predictions_ingest`` -- the model top-1 source's input.
-- ``synsets``: ``action_synsets_guess`` -- the automatic WordNet senses of the vocabulary.
+- ``synsets``: ``action_synsets_guess`` -- the automatic WordNet senses of the vocabulary;
+  ``action_definitions_generate`` -- definitions from their WordNet glosses.
 """
 from backend.candidates.services.predictions import predictions_check, predictions_ingest, predictions_ingest_start
 from backend.candidates.services.relations import source_settings_update
@@ -15,9 +16,10 @@ from backend.candidates.services.rounds import (
     candidate_round_start,
     candidate_sources_validate,
 )
-from backend.candidates.services.synsets import action_synsets_guess
+from backend.candidates.services.synsets import action_definitions_generate, action_synsets_guess
 
 __all__ = [
+    "action_definitions_generate",
     "action_synsets_guess",
     "candidate_round_resume",
     "candidate_round_run",

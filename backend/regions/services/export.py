@@ -28,6 +28,7 @@ from backend.regions.broden import BrodenItem, max_label_number, merge_broden, w
 from backend.regions.coco import CocoImage, coco_document
 from backend.regions.conf import regions_conf
 from backend.regions.models import Drawing, FrameAction, Region, RegionFrame
+from backend.regions.selectors import EXPORT_JOB
 from backend.regions.storage import image_read
 from backend.videos.models import Dataset
 from backend.vocabulary.models import Action
@@ -120,13 +121,7 @@ def regions_export(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Write the Broden directory, the COCO file and the statistics; returns the statistics."""
-    if not datasets:
-        raise DomainError(NO_DATASETS)
-    size = size or regions_conf().broden_size
-    if not 16 <= size <= 1024 or (seg_size is not None and not 1 <= seg_size <= size):
-        raise DomainError(BAD_SIZE)
-    if label_offset < 0:
-        raise DomainError(BAD_OFFSET)
+    size = _export_check(datasets=datasets, size=size, seg_size=seg_size, label_offset=label_offset)
     if merge_with is not None:
         try:
             label_offset = max(label_offset, max_label_number(Path(merge_with)))
@@ -180,15 +175,29 @@ def regions_export(
     return stats
 
 
+def _export_check(*, datasets: list[Dataset], size: int | None, seg_size: int | None, label_offset: int) -> int:
+    """The Broden image size to use, once the request is known to be one the export can do."""
+    if not datasets:
+        raise DomainError(NO_DATASETS)
+    size = size or regions_conf().broden_size
+    if not 16 <= size <= 1024 or (seg_size is not None and not 1 <= seg_size <= size):
+        raise DomainError(BAD_SIZE)
+    if label_offset < 0:
+        raise DomainError(BAD_OFFSET)
+    return size
+
+
 def regions_export_start(*, datasets: list[Dataset], size: int | None = None, seg_size: int | None = None,
                          label_offset: int = 0, user=None) -> Job:
     """Export in a worker, into a new folder of the export directory (the server chooses where
-    exports go; clients never name a path)."""
+    exports go; clients never name a path). A request the export would refuse is refused here,
+    before a job is made."""
+    _export_check(datasets=datasets, size=size, seg_size=seg_size, label_offset=label_offset)
     names = [d.name for d in datasets]
     out_dir = regions_conf().export_dir / f"{timezone.now():%Y%m%d-%H%M%S}-{'+'.join(names)}"
     params = {"datasets": names, "label_offset": label_offset, "out_dir": str(out_dir),
               **({"size": size} if size is not None else {}), **({"seg_size": seg_size} if seg_size is not None else {})}
-    job = job_create(kind="regions_export", user=user, params=params)
+    job = job_create(kind=EXPORT_JOB, user=user, params=params)
     task_enqueue("mmit.regions.export", str(job.id), [d.pk for d in datasets], str(out_dir), size, seg_size,
                  label_offset)
     return job

@@ -64,6 +64,14 @@ def region_gold_add(*, dataset: Dataset, video: Video, action, boxes: list | Non
     return {"visible": visible.pk, "recognisable": crop_ids, "frame": frame.pk}
 
 
+def region_gold_retire(*, gold: GoldQuestion) -> int:
+    """Stop serving a gold image in new sets: its `visible` question and its `recognisable` crops
+    (they and their answers are kept). Returns the gold questions retired now."""
+    return GoldQuestion.objects.filter(
+        dataset_id=gold.dataset_id, video_id=gold.video_id, action_id=gold.action_id,
+        prompt__in=[Prompt.VISIBLE, Prompt.RECOGNISABLE], active=True).update(active=False)
+
+
 def region_gold_import_csv(*, dataset: Dataset, path: Path, user=None) -> int:
     """Import `video,action,boxes` rows (boxes `[]` or empty: the action is not visible); the
     whole file is checked before anything is stored."""
