@@ -7,6 +7,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from django.http import StreamingHttpResponse
+
 # Images are compressed already; the CSV and JSON files shrink a lot.
 DEFLATED = {".csv", ".json", ".txt"}
 
@@ -43,3 +45,10 @@ def folder_zip_stream(folder: Path) -> Iterator[bytes]:
             archive.write(path, arcname=str(Path(folder.name) / path.relative_to(folder)), compress_type=kind)
             yield sink.take()
     yield sink.take()
+
+
+def zip_response(folder: Path, *, filename: str) -> StreamingHttpResponse:
+    """``folder`` as a ZIP download, streamed while it is written (``folder_zip_stream``)."""
+    response = StreamingHttpResponse(folder_zip_stream(folder), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -3,11 +3,11 @@ overview's counters, the releases table; ``frontend/dashboard/live.js`` polls th
 and a finished release as a ZIP. Each reads what its page reads, so it is as cheap as the page."""
 from __future__ import annotations
 
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from backend.common.zip_stream import folder_zip_stream
+from backend.common.zip_stream import zip_response
 from backend.dashboard import selectors
 from backend.dashboard.roles import VIEWER, dataset_page
 from backend.dashboard.views import _dataset
@@ -48,6 +48,4 @@ def release_download(request, name: str, version: int):
     folder = release_folder(release)
     if folder is None:
         raise Http404(NO_RELEASE_FOLDER.format(version=version))
-    response = StreamingHttpResponse(folder_zip_stream(folder), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{dataset.name}-v{release.version}.zip"'
-    return response
+    return zip_response(folder, filename=f"{dataset.name}-v{release.version}.zip")

@@ -10,7 +10,7 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backend.common.errors import DomainError
 from backend.common.pages import page_id
 from backend.common.summaries import summary_read
-from backend.common.zip_stream import folder_zip_stream
+from backend.common.zip_stream import zip_response
 from backend.dashboard.roles import CURATOR, VIEWER, dataset_page
 from backend.dashboard.selectors import running_jobs
 from backend.dashboard.views import PAGE, _ctx, _dataset
@@ -234,6 +234,4 @@ def regions_export_download(request, name: str, job_id):
     if job is None:
         raise Http404("No finished export of this dataset with that id (or its folder was removed).")
     folder = selectors.export_folder(job)
-    response = StreamingHttpResponse(folder_zip_stream(folder), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="regions-{folder.name}.zip"'
-    return response
+    return zip_response(folder, filename=f"regions-{folder.name}.zip")
